@@ -1,0 +1,23 @@
+"""Errors meant for people: one line that names the file, the line, the field and what was expected.
+
+Entry points catch these and print `error: <message>` with a non-zero exit instead of a traceback.
+"""
+
+
+class LinkBertError(Exception):
+    """Base class of the errors an entry point reports as one line."""
+
+
+class DataError(LinkBertError):
+    """An input file is missing or one of its records is malformed."""
+
+    def __init__(self, path, message: str, line: int | None = None, field: str | None = None):
+        self.path, self.line, self.field = str(path), line, field
+        where = self.path if line is None else f"{self.path}:{line}"
+        if field is not None:
+            where += f": field '{field}'"
+        super().__init__(f"{where}: {message}")
+
+
+class UsageError(LinkBertError):
+    """A flag combination or a checkpoint location that cannot work."""
