@@ -21,3 +21,12 @@ class DataError(LinkBertError):
 
 class UsageError(LinkBertError):
     """A flag combination or a checkpoint location that cannot work."""
+
+
+class FieldError(LinkBertError):
+    """Raised by a task's record check: which field is wrong and what was expected. The data loader
+    adds the file and line number and re-raises it as a DataError."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)

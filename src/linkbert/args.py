@@ -1,0 +1,183 @@
+"""Command-line arguments shared by every fine-tuning entry point.
+
+Three dataclasses are parsed by `HfArgumentParser`, as in the HuggingFace example scripts our users
+know: `ModelArguments`, a task's `DataArguments` subclass, and `LinkBertTrainingArguments` (the
+Trainer's own flags plus `--overwrite_output_dir`). The paper's recipes were written for
+transformers 4.9; `translate_legacy_flags` maps the flags that have since been renamed or removed,
+so those command lines run verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import HfArgumentParser, TrainingArguments
+
+from linkbert.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(metadata={"help": "Local checkpoint directory or HuggingFace Hub id (e.g. michiyasunaga/BioLinkBERT-base)"})
+    config_name: str | None = field(default=None, metadata={"help": "Config name or path, if not the same as the model"})
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer name or path, if not the same as the model"})
+    cache_dir: str | None = field(default=None, metadata={"help": "Where to store models downloaded from the Hub"})
+    model_revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit) of the model"})
+    use_fast_tokenizer: bool = field(default=True, metadata={"help": "Kept for compatibility: every task uses the fast (Rust) tokenizer"})
+    token: str | None = field(default=None, metadata={"help": "Hub access token (replaces the removed --use_auth_token)"})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the Hub to run locally; off unless you ask"})
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={"help": "Attention kernel: 'sdpa' (PyTorch scaled-dot-product attention) or 'eager' (the original's); default: transformers' choice (sdpa)"},
+    )
+
+
+@dataclass
+class DataArguments:
+    train_file: str | None = field(default=None, metadata={"help": "Training split, JSON lines"})
+    validation_file: str | None = field(default=None, metadata={"help": "Evaluation split, JSON lines"})
+    test_file: str | None = field(default=None, metadata={"help": "Prediction split, JSON lines"})
+    max_seq_length: int | None = field(default=None, metadata={"help": "Maximum tokens per input after tokenization; longer inputs are truncated"})
+    pad_to_max_length: bool = field(
+        default=False,
+        metadata={"help": "Pad every input to max_seq_length as the original did; default: pad each batch to its longest input (same results, less work)"},
+    )
+    pad_to_multiple_of: int | None = field(
+        default=None,
+        metadata={"help": "With dynamic padding, round batch lengths up to a multiple of this (default: 8 under fp16/bf16, else none)"},
+    )
+    overwrite_cache: bool = field(default=False, metadata={"help": "Re-tokenize instead of reusing the cached tokenized splits"})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes used for tokenization"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training examples"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation examples"})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "Use only the first N prediction examples"})
+    dataset_name: str | None = field(default=None, metadata={"help": "Not supported: data comes from --train_file etc. (the Hub is not used)"})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Not supported, see --dataset_name"})
+
+
+@dataclass
+class LinkBertTrainingArguments(TrainingArguments):
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Train from scratch even if output_dir already holds files or checkpoints (removed from transformers 5; kept for the recipes)"},
+    )
+
+
+# Boolean flags of transformers 4.9 that no longer exist and are not needed any more.
+_DROPPED_FLAGS = ("--use_auth_token", "--tpu_metrics_debug")  # 5.x reads the token from the env or --token
+_BOOL_WORDS = ("true", "false", "1", "0", "yes", "no")
+# fairscale's sharded DDP modes and the PyTorch FSDP strategy that does the same sharding.
+_SHARDED_DDP_TO_FSDP = {
+    "simple": "shard_grad_op auto_wrap",
+    "zero_dp_2": "shard_grad_op auto_wrap",
+    "zero_dp_3": "full_shard auto_wrap",
+}
+
+
+def translate_legacy_flags(argv: list[str]) -> list[str]:
+    """Rewrite transformers-4.9 flags into today's names: `--evaluation_strategy` -> `--eval_strategy`,
+    `--warmup_ratio R` -> `--warmup_steps R` (a float below 1 is a ratio in transformers 5),
+    `--group_by_length` -> `--train_sampling_strategy group_by_length`, `--sharded_ddp MODE` ->
+    `--fsdp ...` (fairscale was replaced by PyTorch FSDP). Unknown flags pass through untouched."""
+    out: list[str] = []
+    items = _split_equals(argv)
+    index = 0
+    while index < len(items):
+        flag = items[index]
+        value = items[index + 1] if index + 1 < len(items) else None
+        has_value = value is not None and not value.startswith("--")
+        if flag == "--evaluation_strategy":
+            out += ["--eval_strategy"]
+            index += 1
+            continue
+        if flag in _DROPPED_FLAGS:
+            logger.warning("%s is no longer needed and is ignored", flag)
+            index += 2 if has_value and value.lower() in _BOOL_WORDS else 1
+            continue
+        if flag == "--warmup_ratio":
+            ratio = _float_flag(flag, value)
+            if not 0 <= ratio < 1:
+                raise UsageError(f"--warmup_ratio must be in [0, 1), got {value}")
+            out += ["--warmup_steps", repr(ratio)]
+            index += 2
+            continue
+        if flag == "--group_by_length":
+            if has_value and value.lower() in ("false", "0", "no"):
+                index += 2
+                continue
+            out += ["--train_sampling_strategy", "group_by_length"]
+            index += 2 if has_value else 1
+            continue
+        if flag == "--sharded_ddp":
+            out += _fsdp_flags(value if has_value else "simple")
+            index += 2 if has_value else 1
+            continue
+        out.append(flag)
+        index += 1
+    return out
+
+
+def _split_equals(argv: list[str]) -> list[str]:
+    """`--flag=value` -> `--flag value`, so the translation sees one shape."""
+    items = []
+    for item in argv:
+        if item.startswith("--") and "=" in item:
+            items += item.split("=", 1)
+        else:
+            items.append(item)
+    return items
+
+
+def _float_flag(flag: str, value: str | None) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{flag} expects a number, got {value!r}") from None
+
+
+def _fsdp_flags(mode: str) -> list[str]:
+    words = mode.split()
+    offload = "offload" in words
+    base = next((w for w in words if w in _SHARDED_DDP_TO_FSDP), "simple")
+    fsdp = _SHARDED_DDP_TO_FSDP[base] + (" offload" if offload else "")
+    logger.warning("--sharded_ddp %s (fairscale) runs as PyTorch FSDP: --fsdp '%s'", mode, fsdp)
+    return ["--fsdp", fsdp]
+
+
+def parse_args(data_args_class: type[DataArguments], argv: list[str]):
+    """Parse argv (or a single .json file of arguments, as the HF scripts allow) into
+    (ModelArguments, DataArguments subclass, LinkBertTrainingArguments)."""
+    parser = HfArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments))
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        with open(argv[0], encoding="utf-8") as handle:
+            argv = _argv_from_mapping(json.load(handle))
+    try:
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=translate_legacy_flags(argv), look_for_args_file=False)
+    except ValueError as err:  # HF raises ValueError for unknown or inconsistent flags
+        raise UsageError(str(err)) from None
+    _check_data_args(data_args)
+    return model_args, data_args, training_args
+
+
+def _argv_from_mapping(mapping: dict) -> list[str]:
+    argv = []
+    for key, value in mapping.items():
+        if value is True:
+            argv.append(f"--{key}")
+        elif value not in (False, None):
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def _check_data_args(data_args: DataArguments) -> None:
+    if data_args.dataset_name or data_args.dataset_config_name:
+        raise UsageError("--dataset_name loads data from the Hub, which this project does not do: pass --train_file/--validation_file/--test_file")
+    for name in ("train_file", "validation_file", "test_file"):
+        path = getattr(data_args, name)
+        if path is not None and Path(path).suffix not in (".json", ".jsonl"):
+            raise UsageError(f"--{name} {path}: expected a JSON-lines file ending in .json or .jsonl")

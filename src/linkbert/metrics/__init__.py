@@ -1,0 +1,1 @@
+"""Metrics as pure functions, each computed exactly as the original LinkBERT scripts define it."""

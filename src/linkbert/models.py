@@ -1,0 +1,66 @@
+"""Load the tokenizer, config and model from a local checkpoint directory or a Hub id.
+
+Researchers often run where the HuggingFace Hub cannot be reached (clusters without internet). A
+failed download then ends in one line telling them to fetch the checkpoint elsewhere and pass its
+directory, instead of a wall of stack traces.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from linkbert.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+
+def _load(what: str, name: str, loader, *args, **kwargs):
+    try:
+        return loader(name, *args, **kwargs)
+    except (OSError, ValueError, ImportError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if Path(name).is_dir():
+            raise UsageError(f"could not load the {what} from directory {name}: {first_line}") from None
+        looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+        if looks_like_path and not Path(name).exists():
+            raise UsageError(f"checkpoint directory not found: {name}") from None
+        raise UsageError(
+            f"could not load the {what} '{name}' from the HuggingFace Hub ({first_line[:160]}). "
+            f"On a machine with internet run `hf download {name} --local-dir DIR`, copy DIR here, and pass --model_name_or_path DIR"
+        ) from None
+
+
+def hub_kwargs(model_args) -> dict:
+    return {
+        "cache_dir": model_args.cache_dir,
+        "revision": model_args.model_revision,
+        "token": model_args.token,
+        "trust_remote_code": model_args.trust_remote_code,
+    }
+
+
+def load_tokenizer(model_args):
+    from transformers import AutoTokenizer
+
+    name = model_args.tokenizer_name or model_args.model_name_or_path
+    tokenizer = _load("tokenizer", name, AutoTokenizer.from_pretrained, use_fast=True, **hub_kwargs(model_args))
+    if not getattr(tokenizer, "is_fast", False):
+        raise UsageError(f"the tokenizer of {name} has no fast (Rust) version; offsets and word alignment need one")
+    return tokenizer
+
+
+def load_config(model_args, **overrides):
+    from transformers import AutoConfig
+
+    name = model_args.config_name or model_args.model_name_or_path
+    return _load("config", name, AutoConfig.from_pretrained, **overrides, **hub_kwargs(model_args))
+
+
+def load_model(model_args, model_class, config):
+    """Load `model_class` (an AutoModelFor... class) with `config`; heads the checkpoint lacks are
+    initialised freshly, as in any fine-tuning run."""
+    kwargs = hub_kwargs(model_args)
+    if model_args.attn_implementation:
+        kwargs["attn_implementation"] = model_args.attn_implementation
+    return _load("model", model_args.model_name_or_path, model_class.from_pretrained, config=config, **kwargs)

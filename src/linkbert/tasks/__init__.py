@@ -1,0 +1,1 @@
+"""Task modules: what differs between QA, sequence classification, NER and multiple choice."""

@@ -1,0 +1,70 @@
+"""The contract between the shared core (`linkbert.train`) and a task module.
+
+A task answers five questions (DESIGN.md): which fields a split needs and how labels are read
+(`check_record`, `config_overrides`); how an example becomes features (`featurize`); which model
+head and collator (`model_class`, `collator`); how raw model outputs become per-example predictions
+(`decode`); and which metric, computed exactly as the original defines it (`score`).
+Everything else (arguments, loading, the Trainer, results files) lives once in the core.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from linkbert.args import DataArguments
+from linkbert.data import Split
+
+
+class Task:
+    name: ClassVar[str]
+    data_args_class: ClassVar[type[DataArguments]] = DataArguments
+    # splits read even when their --do_ switch is off (sequence classification takes its label set from train)
+    always_needed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data_args: DataArguments):
+        self.data_args = data_args
+
+    @property
+    def model_class(self):
+        raise NotImplementedError
+
+    def check_record(self, split: str, record: dict) -> None:
+        """Raise FieldError(field, message) for a record this task cannot use. Splits are checked in
+        the order train, validation, test."""
+        raise NotImplementedError
+
+    def finish_check(self, split: str) -> None:
+        """Called after every record of `split` passed `check_record` (e.g. to fix the label set)."""
+
+    def config_overrides(self) -> dict[str, Any]:
+        """Extra config fields for the model head (num_labels, label2id, problem_type, ...)."""
+        return {}
+
+    def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
+        """Tokenize a batch of examples (datasets.map(batched=True)) into model features."""
+        raise NotImplementedError
+
+    def collator(self, tokenizer, pad_to_multiple_of: int | None):
+        raise NotImplementedError
+
+    def decode(self, predictions: np.ndarray | tuple, split: Split) -> list[dict]:
+        """Turn the model outputs for split.features into one record per example:
+        {"id", "prediction", "label"} (label None when the split has no gold labels)."""
+        raise NotImplementedError
+
+    def score(self, records: list[dict]) -> dict[str, float]:
+        """The task metric computed from decoded records, keys without the eval_/test_ prefix."""
+        raise NotImplementedError
+
+    def extra_outputs(self, prefix: str, records: list[dict]) -> dict[str, Any]:
+        """Further files to write beside `<prefix>_predictions.jsonl` (name -> JSON-able object)."""
+        return {}
+
+    def max_length(self, tokenizer) -> int:
+        """--max_seq_length capped at what the model accepts, as the original scripts do; with no
+        --max_seq_length, the model's own limit (at most 1024, as the original multiple-choice script)."""
+        limit = min(tokenizer.model_max_length, 1024)
+        wanted = self.data_args.max_seq_length
+        return limit if wanted is None else min(wanted, limit)

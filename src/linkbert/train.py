@@ -1,0 +1,221 @@
+"""The shared fine-tuning core: one run of any task, from argv to results files.
+
+    python src/seqcls/run_seqcls.py --model_name_or_path DIR --train_file train.json ... --do_train --do_eval --do_predict
+
+Order matters for the user's safety: arguments are parsed, every record of every split is
+validated, and only then is the output directory checked, the model loaded and anything written.
+After training the run writes, like the HuggingFace examples, `train_results.json`,
+`eval_results.json` (keys `eval_*`), `predict_results.json` (keys `test_*`), `all_results.json`,
+and per example `eval_predictions.jsonl` / `predict_predictions.jsonl` with id, prediction, label.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+from transformers import Trainer
+from transformers.trainer_utils import get_last_checkpoint, speed_metrics
+
+from linkbert.args import parse_args
+from linkbert.data import SPLITS, Split, check_file, load_examples, split_paths
+from linkbert.errors import LinkBertError, UsageError
+from linkbert.jsonl import atomic_output
+from linkbert.models import load_config, load_model, load_tokenizer
+from linkbert.tasks.base import Task
+
+logger = logging.getLogger("linkbert")
+
+# split name -> (metric key prefix, file prefix): keys eval_* / test_*, files eval_* / predict_*,
+# as the original scripts and the HuggingFace examples name them
+RESULT_NAMES = {"validation": ("eval", "eval"), "test": ("test", "predict")}
+
+
+class TaskTrainer(Trainer):
+    """A Trainer whose evaluation decodes the model outputs into per-example predictions with the
+    task and scores those, instead of computing a metric on raw logits. This is what lets QA score
+    answers assembled across windows and HoC score whole documents, during training and after."""
+
+    def __init__(self, *args, task: Task, eval_split: Split | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.task = task
+        self.eval_split = eval_split
+        self.last_records: dict[str, list[dict]] = {}
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        if eval_dataset is not None:
+            raise UsageError("TaskTrainer.evaluate scores the split it was built with; use predict_split for others")
+        metrics = self.predict_split(self.eval_split, metric_key_prefix, ignore_keys=ignore_keys)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def predict_split(self, split: Split, metric_key_prefix: str, ignore_keys=None) -> dict[str, float]:
+        """Run the model over split.features, decode per example, score when labels exist."""
+        dataloader = self.get_eval_dataloader(split.features) if metric_key_prefix == "eval" else self.get_test_dataloader(split.features)
+        start = time.time()
+        output = self.evaluation_loop(
+            dataloader,
+            description="Evaluation" if metric_key_prefix == "eval" else "Prediction",
+            prediction_loss_only=False,
+            ignore_keys=ignore_keys,
+            metric_key_prefix=metric_key_prefix,
+        )
+        records = self.task.decode(output.predictions, split)
+        self.last_records[metric_key_prefix] = records
+        metrics = dict(output.metrics)
+        if records and all(record["label"] is not None for record in records):
+            metrics.update({f"{metric_key_prefix}_{key}": value for key, value in self.task.score(records).items()})
+        batches = -(-output.num_samples // (self.args.eval_batch_size * self.args.world_size))
+        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=output.num_samples, num_steps=batches))
+        if self.state.epoch is not None:
+            metrics["epoch"] = self.state.epoch
+        return metrics
+
+
+def run(task_class: type[Task], argv: list[str] | None = None) -> int:
+    """Entry point of every fine-tuning script: returns the exit status; errors meant for the user
+    (bad data, bad flags, a checkpoint that cannot be found) print one line, not a traceback."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        _run(task_class, argv)
+    except LinkBertError as err:
+        logger.error("%s", err)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(task_class: type[Task], argv: list[str]) -> None:
+    model_args, data_args, training_args = parse_args(task_class.data_args_class, argv)
+    setup_logging(training_args)
+    task = task_class(data_args)
+
+    # 1. Validate every input before touching output_dir or loading anything heavy.
+    paths = split_paths(data_args, training_args, task.always_needed)
+    for name, path in paths.items():
+        count = check_file(path, partial(task.check_record, name), limit=getattr(data_args, SPLITS[name][2]))
+        task.finish_check(name)
+        logger.info("%s: %d examples in %s", name, count, path)
+
+    # 2. Only now look at output_dir: resume, refuse, or start fresh.
+    checkpoint = resolve_checkpoint(training_args)
+    from transformers import set_seed
+
+    set_seed(training_args.seed)
+    configure_speed(data_args)
+
+    # 3. Model, features, trainer.
+    tokenizer = load_tokenizer(model_args)
+    config = load_config(model_args, **task.config_overrides())
+    model = load_model(model_args, task.model_class, config)
+    splits = build_splits(task, paths, tokenizer, data_args, training_args)
+
+    pad_multiple = data_args.pad_to_multiple_of or (8 if training_args.fp16 or training_args.bf16 else None)
+    trainer = TaskTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits["train"].features if training_args.do_train else None,
+        eval_dataset=splits["validation"].features if "validation" in splits else None,
+        eval_split=splits.get("validation"),
+        processing_class=tokenizer,
+        data_collator=task.collator(tokenizer, pad_multiple),
+        task=task,
+    )
+
+    if training_args.do_train:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model()
+        metrics = dict(result.metrics, train_samples=len(splits["train"].features))
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+    for name in ("validation", "test"):
+        if name in splits and getattr(training_args, SPLITS[name][1]):
+            evaluate_and_write(trainer, task, splits[name], name)
+
+
+def evaluate_and_write(trainer: TaskTrainer, task: Task, split: Split, name: str) -> dict:
+    prefix, file_prefix = RESULT_NAMES[name]
+    logger.info("*** %s on %s ***", "Evaluate" if name == "validation" else "Predict", split.path)
+    metrics = trainer.evaluate() if name == "validation" else trainer.predict_split(split, prefix)
+    metrics[f"{file_prefix}_samples"] = len(split.examples)
+    trainer.log_metrics(file_prefix, metrics)
+    trainer.save_metrics(file_prefix, metrics)
+    if trainer.is_world_process_zero():
+        records = trainer.last_records[prefix]
+        write_predictions(Path(trainer.args.output_dir), file_prefix, records, task.extra_outputs(file_prefix, records))
+    return metrics
+
+
+def write_predictions(output_dir: Path, file_prefix: str, records: list[dict], extra: dict) -> None:
+    with atomic_output(output_dir / f"{file_prefix}_predictions.jsonl") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    for filename, content in extra.items():
+        with atomic_output(output_dir / filename) as handle:
+            json.dump(content, handle, indent=2)
+
+
+def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, training_args) -> dict[str, Split]:
+    """Load each validated split and tokenize it with the task (batched, in
+    --preprocessing_num_workers processes, cached by datasets' fingerprinting)."""
+    splits = {}
+    for name, path in paths.items():
+        examples = load_examples(path, limit=getattr(data_args, SPLITS[name][2]))
+        with training_args.main_process_first(desc=f"tokenizing {name}"):
+            features = examples.map(
+                partial(task.featurize, tokenizer=tokenizer, split=name),
+                batched=True,
+                num_proc=data_args.preprocessing_num_workers,
+                remove_columns=examples.column_names,
+                load_from_cache_file=not data_args.overwrite_cache,
+                desc=f"Tokenizing {name}",
+            )
+        splits[name] = Split(name, path, examples, features)
+    return splits
+
+
+def resolve_checkpoint(training_args) -> str | None:
+    """The original's rule: a training run into a non-empty output_dir resumes from its last
+    checkpoint, or stops unless --overwrite_output_dir; an explicit --resume_from_checkpoint wins."""
+    if training_args.resume_from_checkpoint:
+        return training_args.resume_from_checkpoint
+    output_dir = Path(training_args.output_dir)
+    if not (training_args.do_train and output_dir.is_dir()) or training_args.overwrite_output_dir:
+        return None
+    last = get_last_checkpoint(str(output_dir))
+    if last is not None:
+        logger.info("Resuming training from %s (pass --overwrite_output_dir to start over)", last)
+        return last
+    if any(output_dir.iterdir()):
+        raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")
+    return None
+
+
+def configure_speed(data_args) -> None:
+    """With dynamic padding every batch can have a new length; PyTorch's cuDNN attention backend
+    builds a plan per new shape (~100 ms each, perf-anchors.md §3-4), so it is turned off and SDPA
+    uses the flash / memory-efficient kernels, which have no such cost."""
+    import torch
+
+    if torch.cuda.is_available() and not data_args.pad_to_max_length:
+        torch.backends.cuda.enable_cudnn_sdp(False)
+
+
+def setup_logging(training_args) -> None:
+    import datasets
+    import transformers
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%m/%d %H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
+    level = training_args.get_process_log_level()
+    logger.setLevel(level)
+    logging.getLogger("linkbert").setLevel(level)
+    datasets.utils.logging.set_verbosity_warning()
+    transformers.utils.logging.set_verbosity(level)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

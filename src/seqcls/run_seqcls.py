@@ -1,0 +1,25 @@
+"""Fine-tune a (Bio)LinkBERT checkpoint on sequence classification: BLURB PubMedQA, BioASQ, HoC,
+ChemProt, DDI, GAD, BIOSSES (see run_examples_blurb_biolinkbert-*.sh for the paper's settings).
+
+    python src/seqcls/run_seqcls.py --model_name_or_path michiyasunaga/BioLinkBERT-base \
+        --train_file data/seqcls/chemprot_hf/train.json --validation_file data/seqcls/chemprot_hf/dev.json \
+        --test_file data/seqcls/chemprot_hf/test.json --do_train --do_eval --do_predict --metric_name PRF1 \
+        --max_seq_length 256 --per_device_train_batch_size 32 --learning_rate 3e-5 --num_train_epochs 10 \
+        --output_dir runs/chemprot_hf/BioLinkBERT-base
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from linkbert.tasks.seqcls import SequenceClassification  # noqa: E402
+from linkbert.train import run  # noqa: E402
+
+
+def main(argv=None) -> int:
+    return run(SequenceClassification, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
