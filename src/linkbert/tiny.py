@@ -41,6 +41,7 @@ def build_tiny_bert(
     intermediate_size: int = 64,
     max_position_embeddings: int = 512,
     lowercase: bool = True,
+    dropout: float = 0.1,
     seed: int = 0,
 ) -> Path:
     """Write a randomly initialised BERT (with MLM and NSP heads, like Devlin's checkpoints) and its
@@ -66,6 +67,8 @@ def build_tiny_bert(
         max_position_embeddings=max_position_embeddings,
         type_vocab_size=2,
         pad_token_id=vocab.index("[PAD]"),
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
     )
     torch.manual_seed(seed)
     BertForPreTraining(config).save_pretrained(output_dir)

@@ -1,0 +1,23 @@
+# One command each for a fresh machine: `make demo` and `make test` create .venv, install the
+# project and its pinned requirements, then run. PYTHON picks the interpreter for the venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup
+	HF_HUB_OFFLINE=1 WANDB_MODE=disabled $(PY) -m pytest -q
+
+clean:
+	rm -rf demo_runs .pytest_cache

@@ -1,0 +1,35 @@
+"""Convert BLURB's data_generation output into data/{seqcls,tokcls}/<task>_hf/{train,dev,test}.json.
+
+Run from the repository root once raw_data/blurb/data_generation/data/ is in place (the steps are
+printed by `bash scripts/download_raw_data.sh blurb`):
+
+    python scripts/preprocess_blurb.py
+    python scripts/preprocess_blurb.py --tasks HoC ebmnlp
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from linkbert.preprocess.blurb import TASKS, convert_all  # noqa: E402
+from linkbert.preprocess.common import report_errors  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    raw_default = Path("raw_data/blurb/data_generation/data")
+    parser.add_argument("--raw_dir", type=Path, default=raw_default, help="BLURB's data_generation/data folder")
+    parser.add_argument("--output_dir", type=Path, default=Path("data"), help="seqcls/ and tokcls/ are written here")
+    parser.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help=f"default: all of {', '.join(TASKS)}")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return report_errors(lambda: convert_all(args.tasks, args.raw_dir, args.output_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

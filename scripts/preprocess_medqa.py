@@ -1,0 +1,32 @@
+"""Convert MedQA-USMLE (US, 4 options) into data/mc/medqa_usmle_hf/{train,dev,test}.json.
+
+Run from the repository root once raw_data/medqa/data_clean/ is unzipped (the steps are printed by
+`bash scripts/download_raw_data.sh medqa`):
+
+    python scripts/preprocess_medqa.py
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.preprocess.mc import convert_medqa  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/medqa"), help="holds data_clean/questions/US/4_options/")
+    parser.add_argument("--output_dir", type=Path, default=Path("data/mc"), help="medqa_usmle_hf/ is written here")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return report_errors(lambda: convert_medqa(args.raw_dir, args.output_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
