@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# MedQA-USMLE with BioLinkBERT-large (paper Table 8), then MMLU professional medicine evaluated with
+# the MedQA-fine-tuned model and no further training (paper Table 9; linkbert-facts.md §3).
+#   bash run_examples_medqa_biolinkbert-large.sh medqa mmlu     # or: all
+set -euo pipefail
+MODEL=BioLinkBERT-large
+source "$(dirname "$0")/scripts/recipe_common.sh"
+TASKS=(medqa mmlu)
+
+# MMLU: predict only; the entry script still reads a train file (the original passed dev.json).
+mmlu() {
+  local data="$DATA_DIR/mc/mmlu_hf/professional_medicine" out="$OUTPUT_DIR/mmlu_professional_medicine_eval/$MODEL"
+  "$PYTHON" -m linkbert.launch --entry "$(entry_script mc)" --log "$out/log.txt" --per_device_train_batch_size 2 -- \
+    --model_name_or_path "${MEDQA_MODEL_PATH:-$OUTPUT_DIR/medqa_usmle_hf/$MODEL}" \
+    --train_file "$data/dev.json" --validation_file "$data/val.json" --test_file "$data/test.json" \
+    --do_predict --per_device_eval_batch_size 4 --max_seq_length 512 --fp16 \
+    --output_dir "$out" --overwrite_output_dir
+}
+
+run_task() {
+  case "$1" in
+    medqa) job mc medqa_usmle_hf 2 32 --per_device_eval_batch_size 2 --learning_rate 3e-5 --warmup_steps 500 --num_train_epochs 6 --max_seq_length 512 "${WD[@]}" --evaluation_strategy steps --eval_steps 100 ;;
+    mmlu) mmlu ;;
+    *) unknown_task "$1" ;;
+  esac
+}
+
+recipe_main "$@"
