@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,12 +157,22 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     if len(argv) == 1 and argv[0].endswith(".json"):
         with open(argv[0], encoding="utf-8") as handle:
             argv = _argv_from_mapping(json.load(handle))
+    argv = translate_legacy_flags(argv)
+    if _distributed_without_gpu() and "--use_cpu" not in argv:
+        # transformers only sets up DDP on CPU (gloo) when told to use the CPU
+        argv.append("--use_cpu")
     try:
-        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=translate_legacy_flags(argv), look_for_args_file=False)
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
     except ValueError as err:  # HF raises ValueError for unknown or inconsistent flags
         raise UsageError(str(err)) from None
     _check_data_args(data_args)
     return model_args, data_args, training_args
+
+
+def _distributed_without_gpu() -> bool:
+    import torch
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def _argv_from_mapping(mapping: dict) -> list[str]:

@@ -178,7 +178,7 @@ class SequenceClassification(Task):
         examples = split.examples
         return [
             {"id": example_id, "prediction": prediction, "label": label}
-            for example_id, prediction, label in zip(examples["id"], predicted, examples["label"])
+            for example_id, prediction, label in zip(examples["id"], predicted, examples["label"], strict=True)
         ]
 
     def score(self, records: list[dict]) -> dict[str, float]:

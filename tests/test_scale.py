@@ -1,0 +1,84 @@
+"""Several processes, resumed runs and offline tracking, on the tiny model and CPU."""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import FAST_FLAGS, REPO, load_entry_point, read_jsonl, write_jsonl
+from test_seqcls_e2e import make_splits, relation_example
+
+run_seqcls = load_entry_point("seqcls/run_seqcls.py")
+
+
+def seqcls_args(tiny_model, paths, out, *extra):
+    return [
+        "--model_name_or_path", str(tiny_model), "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
+        "--test_file", str(paths["test"]), "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out),
+        "--max_seq_length", "48", "--per_device_train_batch_size", "4", "--learning_rate", "1e-3", "--num_train_epochs", "2",
+        "--metric_name", "PRF1", *FAST_FLAGS, *extra,
+    ]  # fmt: skip
+
+
+def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, tmp_path):
+    # an odd number of test examples: the distributed sampler pads, the gather must drop the padding
+    paths = make_splits(tmp_path, relation_example, sizes=(24, 9, 11))
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert run_seqcls(seqcls_args(tiny_model, paths, single)) == 0
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
+           str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, ddp)]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("predict_results.json", "eval_results.json", "all_results.json"):
+        single_keys = set(json.loads((single / name).read_text()))
+        assert set(json.loads((ddp / name).read_text())) == single_keys, name
+    for prefix, split in (("eval", "dev"), ("predict", "test")):
+        records = read_jsonl(ddp / f"{prefix}_predictions.jsonl")
+        assert [r["id"] for r in records] == [g["id"] for g in read_jsonl(paths[split])]
+    state = json.loads((ddp / "trainer_state.json").read_text())
+    # 24 examples, 2 processes x batch 4 = 8 per step -> 3 steps per epoch, 2 epochs
+    assert state["global_step"] == 6
+
+
+def test_resumed_run_reaches_the_same_final_step(tiny_model, tmp_path):
+    paths = make_splits(tmp_path, relation_example, sizes=(32, 8, 8))
+    full, crashed = tmp_path / "full", tmp_path / "crashed"
+    args = seqcls_args(tiny_model, paths, full)
+    args[args.index("--save_strategy") + 1 : args.index("--save_strategy") + 2] = ["steps", "--save_steps", "5"]
+    assert run_seqcls(args) == 0
+    total = json.loads((full / "trainer_state.json").read_text())["global_step"]
+    assert total == 16  # 32 examples / batch 4 x 2 epochs
+
+    # a crash after step 5: only the first checkpoint survives
+    crashed.mkdir()
+    shutil.copytree(full / "checkpoint-5", crashed / "checkpoint-5")
+    resume_args = [a if a != str(full) else str(crashed) for a in args]
+    assert run_seqcls(resume_args) == 0
+    state = json.loads((crashed / "trainer_state.json").read_text())
+    assert state["global_step"] == total
+    assert (crashed / "predict_results.json").is_file()
+
+
+def test_tensorboard_reporting_writes_event_files(tiny_model, tmp_path):
+    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    out = tmp_path / "out"
+    args = seqcls_args(tiny_model, paths, out, "--logging_steps", "2")
+    args[args.index("--report_to") + 1] = "tensorboard"
+    assert run_seqcls(args) == 0
+    assert list(out.rglob("events.out.tfevents.*"))
+
+
+def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    out = tmp_path / "out"
+    args = seqcls_args(tiny_model, paths, out, "--logging_steps", "2")
+    args[args.index("--report_to") + 1] = "wandb"
+    assert run_seqcls(args) == 0
+    assert list((tmp_path / "wandb").glob("offline-run-*"))
