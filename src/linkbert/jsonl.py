@@ -15,6 +15,9 @@ from pathlib import Path
 
 from linkbert.errors import DataError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """Yield (1-based line number, object) for each non-blank line; a line that is not a JSON object
@@ -45,6 +48,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -1,0 +1,35 @@
+"""Compare finished fine-tuning runs with the LinkBERT paper: one Markdown table, CSV and bar chart per
+paper table (MRQA Table 1, BLURB Table 7 with the BLURB score, MedQA Table 8, MMLU Table 9).
+
+Run from the repository root once some recipes have finished (each writes
+runs/<task_dir>/<model>/predict_results.json):
+
+    python scripts/make_tables.py --runs runs/ --output_dir tables/
+    python scripts/make_tables.py --runs runs/ --output_dir tables/ --no_plots > report.md
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.results.report import make_tables  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="holds <task_dir>/<model>/predict_results.json")
+    parser.add_argument("--output_dir", type=Path, default=Path("tables"), help="<family>.md, .csv, .png go here")
+    parser.add_argument("--no_plots", action="store_true", help="skip the PNG bar charts (no matplotlib needed)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return report_errors(lambda: make_tables(args.runs, args.output_dir, plots=not args.no_plots))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
