@@ -38,6 +38,7 @@ STEPS = [
     DemoStep("PubMedQA-like pair (accuracy)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/pubmedqa_demo_hf", "test_accuracy", ["--metric_name", "accuracy"]),
     DemoStep("BIOSSES-like similarity (Pearson)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/BIOSSES_demo_hf", "test_pearsonr", ["--metric_name", "pearsonr"], epochs=40),
     DemoStep("HoC-like multi-label (doc F1)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/HoC_demo_hf", "test_F1", ["--metric_name", "hoc"], epochs=40),
+    DemoStep("MRQA-like extractive QA (F1, 0-100)", "linkbert.tasks.qa:ExtractiveQA", "qa/mrqa_demo_hf", "test_f1", ["--doc_stride", "32"], epochs=15),
 ]
 
 

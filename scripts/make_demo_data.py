@@ -63,11 +63,23 @@ def hoc_like(rng: random.Random, index: int) -> dict:
     return {"sentence": " . ".join(parts), "label": [int(on) for on in present], "id": f"{1000 + index}"}
 
 
+def mrqa_like(rng: random.Random, index: int) -> dict:
+    """Extractive QA in the MRQA-derived format: the answer is a span of a context long enough to
+    need several windows at the demo's max_seq_length."""
+    drug, gene = rng.sample(CHEMICALS, 1)[0], rng.choice(GENES)
+    before = " . ".join(filler(rng, 4, 10) for _ in range(rng.randint(1, 4)))
+    after = " . ".join(filler(rng, 4, 10) for _ in range(rng.randint(1, 4)))
+    context = f"[PAR] {before} . the target of {drug} is {gene} . {after}"
+    start = context.index(f"is {gene}") + 3
+    return {"id": f"demo-mrqa-{index}", "question": f"what is the target of {drug} ?", "context": context, "answers": {"answer_start": [start], "text": [gene]}}
+
+
 TASKS = {
     "seqcls/chemprot_demo_hf": chemprot_like,
     "seqcls/pubmedqa_demo_hf": pubmedqa_like,
     "seqcls/BIOSSES_demo_hf": biosses_like,
     "seqcls/HoC_demo_hf": hoc_like,
+    "qa/mrqa_demo_hf": mrqa_like,
 }
 
 

@@ -149,7 +149,7 @@ def evaluate_and_write(trainer: TaskTrainer, task: Task, split: Split, name: str
     trainer.save_metrics(file_prefix, metrics)
     if trainer.is_world_process_zero():
         records = trainer.last_records[prefix]
-        write_predictions(Path(trainer.args.output_dir), file_prefix, records, task.extra_outputs(file_prefix, records))
+        write_predictions(Path(trainer.args.output_dir), file_prefix, records, task.extra_outputs(file_prefix, records, split))
     return metrics
 
 

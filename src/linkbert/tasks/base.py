@@ -58,7 +58,7 @@ class Task:
         """The task metric computed from decoded records, keys without the eval_/test_ prefix."""
         raise NotImplementedError
 
-    def extra_outputs(self, prefix: str, records: list[dict]) -> dict[str, Any]:
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split) -> dict[str, Any]:
         """Further files to write beside `<prefix>_predictions.jsonl` (name -> JSON-able object)."""
         return {}
 

@@ -1,0 +1,1 @@
+"""Extractive QA (MRQA): sliding-window features, span decoding and the SQuAD metric's inputs."""

@@ -1,0 +1,135 @@
+"""Extractive question answering (MRQA: HotpotQA, TriviaQA, SearchQA, NaturalQuestions, NewsQA, SQuAD).
+
+Examples (`id`, `question`, `context`, `answers` = {"text": [...], "answer_start": [...]}) become
+overlapping windows over the context (`linkbert.qa.features`); the model's start/end logits are
+decoded per example across its windows (`linkbert.qa.decode`) and scored with SQuAD v1.1 EM/F1
+(`linkbert.metrics.squad`), as the original run_qa.py + utils_qa.py did. Besides the per-example
+`<prefix>_predictions.jsonl`, the original's `<prefix>_predictions.json` (id -> answer) and
+`<prefix>_nbest_predictions.json` are written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from linkbert.args import DataArguments
+from linkbert.data import Split, require
+from linkbert.errors import FieldError, UsageError
+from linkbert.metrics.squad import squad_scores
+from linkbert.qa.decode import postprocess_predictions
+from linkbert.qa.features import prepare_eval_features, prepare_train_features
+from linkbert.tasks.base import Task
+
+logger = logging.getLogger(__name__)
+SHOWN_MISMATCHES = 5
+
+
+@dataclass
+class QADataArguments(DataArguments):
+    max_seq_length: int | None = field(default=384, metadata={"help": "Tokens per window (question + context slice)"})
+    doc_stride: int = field(default=128, metadata={"help": "Context tokens shared by consecutive windows of a long context"})
+    n_best_size: int = field(default=20, metadata={"help": "Start and end candidates kept per window when decoding"})
+    max_answer_length: int = field(default=30, metadata={"help": "Longest answer, in tokens"})
+    version_2_with_negative: bool = field(default=False, metadata={"help": "SQuAD v2 style: some questions have no answer"})
+    null_score_diff_threshold: float = field(default=0.0, metadata={"help": "With v2: predict no answer when null score - best span score exceeds this"})
+    do_not_use_token_type_ids: bool = field(default=False, metadata={"help": "Drop token_type_ids from the features"})
+    on_span_mismatch: str = field(
+        default="warn",
+        metadata={"help": "When an answer's text is not found at its answer_start in the context: 'warn' (count, name the ids, keep the example) or 'error'"},
+    )
+
+
+class ExtractiveQA(Task):
+    name = "qa"
+    data_args_class = QADataArguments
+
+    def __init__(self, data_args: QADataArguments):
+        super().__init__(data_args)
+        if data_args.on_span_mismatch not in ("warn", "error"):
+            raise UsageError(f"--on_span_mismatch {data_args.on_span_mismatch}: expected warn or error")
+        if data_args.doc_stride >= (data_args.max_seq_length or 512):
+            raise UsageError(f"--doc_stride {data_args.doc_stride} must be smaller than --max_seq_length {data_args.max_seq_length}")
+        self._mismatched: list[str] = []
+        self._nbest: dict[str, dict] = {}
+
+    @property
+    def model_class(self):
+        from transformers import AutoModelForQuestionAnswering
+
+        return AutoModelForQuestionAnswering
+
+    def check_record(self, split: str, record: dict) -> None:
+        example_id = require(record, "id", (str, int), "a string id")
+        require(record, "question", str, "a string")
+        context = require(record, "context", str, "a string")
+        if not context.strip():
+            raise FieldError("context", "empty")
+        answers = require(record, "answers", dict, 'an object {"text": [...], "answer_start": [...]}')
+        texts, starts = answers.get("text"), answers.get("answer_start")
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise FieldError("answers.text", "expected a list of strings")
+        if not isinstance(starts, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in starts):
+            raise FieldError("answers.answer_start", "expected a list of integers")
+        if len(texts) != len(starts):
+            raise FieldError("answers", f"{len(texts)} texts but {len(starts)} answer_start values")
+        for text, start in zip(texts, starts):
+            if context[start : start + len(text)] != text:
+                if self.data_args.on_span_mismatch == "error":
+                    raise FieldError("answers.answer_start", f"the context at {start} reads {context[start : start + len(text)]!r:.60}, not the answer {text!r:.60}")
+                self._mismatched.append(str(example_id))
+
+    def finish_check(self, split: str) -> None:
+        if self._mismatched:
+            logger.warning(
+                "%s: %d answers are not found at their answer_start (kept; --on_span_mismatch error to stop), e.g. ids %s",
+                split, len(self._mismatched), ", ".join(self._mismatched[:SHOWN_MISMATCHES]),
+            )  # fmt: skip
+            self._mismatched = []
+
+    def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
+        prepare = prepare_train_features if split == "train" else prepare_eval_features
+        return prepare(
+            batch,
+            tokenizer,
+            max_seq_length=self.max_length(tokenizer),
+            doc_stride=self.data_args.doc_stride,
+            pad_to_max_length=self.data_args.pad_to_max_length,
+            do_not_use_token_type_ids=self.data_args.do_not_use_token_type_ids,
+        )
+
+    def collator(self, tokenizer, pad_to_multiple_of: int | None):
+        from transformers import DataCollatorWithPadding, default_data_collator
+
+        if self.data_args.pad_to_max_length:
+            return default_data_collator
+        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+    def decode(self, predictions, split: Split) -> list[dict]:
+        start_logits, end_logits = predictions[:2]
+        args = self.data_args
+        decoded = postprocess_predictions(
+            split.examples,
+            split.features,
+            start_logits,
+            end_logits,
+            n_best_size=args.n_best_size,
+            max_answer_length=args.max_answer_length,
+            version_2_with_negative=args.version_2_with_negative,
+            null_score_diff_threshold=args.null_score_diff_threshold,
+        )
+        self._nbest[split.name] = decoded
+        return [
+            {"id": example_id, "prediction": decoded.predictions[example_id], "label": answers["text"]}
+            for example_id, answers in zip(split.examples["id"], split.examples["answers"], strict=True)
+        ]
+
+    def score(self, records: list[dict]) -> dict[str, float]:
+        return squad_scores({r["id"]: r["prediction"] for r in records}, {r["id"]: r["label"] for r in records})
+
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split) -> dict:
+        decoded = self._nbest[split.name]
+        outputs = {f"{prefix}_predictions.json": decoded.predictions, f"{prefix}_nbest_predictions.json": decoded.nbest}
+        if decoded.null_score_diffs is not None:
+            outputs[f"{prefix}_null_odds.json"] = decoded.null_score_diffs
+        return outputs
