@@ -64,7 +64,7 @@ def test_renamed_flags_are_translated():
     argv = ["--evaluation_strategy", "steps", "--warmup_ratio", "0.1", "--group_by_length", "--sharded_ddp", "zero_dp_3", "--fp16"]
     assert translate_legacy_flags(argv) == [
         "--eval_strategy", "steps", "--warmup_steps", "0.1", "--train_sampling_strategy", "group_by_length",
-        "--fsdp", "full_shard auto_wrap", "--fp16",
+        "--fsdp", "--fsdp_config", '{"reshard_after_forward": true}', "--fp16",
     ]  # fmt: skip
 
 

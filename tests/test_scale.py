@@ -82,3 +82,24 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
     args[args.index("--report_to") + 1] = "wandb"
     assert run_seqcls(args) == 0
     assert list((tmp_path / "wandb").glob("offline-run-*"))
+
+
+def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path):
+    """The original's --sharded_ddp (fairscale) runs as PyTorch FSDP2 through the Trainer; the saved
+    model is a full, ordinary checkpoint that loads in one process."""
+    from safetensors.torch import load_file
+
+    paths = make_splits(tmp_path, relation_example, sizes=(16, 6, 6))
+    out = tmp_path / "fsdp"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
+           str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3")]  # fmt: skip
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "runs as PyTorch FSDP" in result.stdout + result.stderr
+    trained = load_file(out / "model.safetensors")
+    initial = load_file(tiny_model / "model.safetensors")
+    encoder = [name for name in trained if name.startswith("bert.encoder.")]
+    assert encoder and all(trained[name].shape == initial[name].shape for name in encoder)
+    assert any(not (trained[name] == initial[name]).all() for name in encoder)  # it trained
+    assert len(read_jsonl(out / "predict_predictions.jsonl")) == 6

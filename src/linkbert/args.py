@@ -72,19 +72,16 @@ class LinkBertTrainingArguments(TrainingArguments):
 # Boolean flags of transformers 4.9 that no longer exist and are not needed any more.
 _DROPPED_FLAGS = ("--use_auth_token", "--tpu_metrics_debug")  # 5.x reads the token from the env or --token
 _BOOL_WORDS = ("true", "false", "1", "0", "yes", "no")
-# fairscale's sharded DDP modes and the PyTorch FSDP strategy that does the same sharding.
-_SHARDED_DDP_TO_FSDP = {
-    "simple": "shard_grad_op auto_wrap",
-    "zero_dp_2": "shard_grad_op auto_wrap",
-    "zero_dp_3": "full_shard auto_wrap",
-}
+# fairscale's sharded DDP modes as PyTorch FSDP2: ZeRO-2 style sharding of gradients and optimizer
+# state keeps parameters gathered after the forward pass; ZeRO-3 style re-shards them.
+_SHARDED_DDP_RESHARD = {"simple": False, "zero_dp_2": False, "zero_dp_3": True}
 
 
 def translate_legacy_flags(argv: list[str]) -> list[str]:
     """Rewrite transformers-4.9 flags into today's names: `--evaluation_strategy` -> `--eval_strategy`,
     `--warmup_ratio R` -> `--warmup_steps R` (a float below 1 is a ratio in transformers 5),
     `--group_by_length` -> `--train_sampling_strategy group_by_length`, `--sharded_ddp MODE` ->
-    `--fsdp ...` (fairscale was replaced by PyTorch FSDP). Unknown flags pass through untouched."""
+    `--fsdp --fsdp_config {...}` (fairscale was replaced by PyTorch FSDP). Unknown flags pass through untouched."""
     out: list[str] = []
     items = _split_equals(argv)
     index = 0
@@ -143,11 +140,12 @@ def _float_flag(flag: str, value: str | None) -> float:
 
 def _fsdp_flags(mode: str) -> list[str]:
     words = mode.split()
-    offload = "offload" in words
-    base = next((w for w in words if w in _SHARDED_DDP_TO_FSDP), "simple")
-    fsdp = _SHARDED_DDP_TO_FSDP[base] + (" offload" if offload else "")
-    logger.warning("--sharded_ddp %s (fairscale) runs as PyTorch FSDP: --fsdp '%s'", mode, fsdp)
-    return ["--fsdp", fsdp]
+    base = next((w for w in words if w in _SHARDED_DDP_RESHARD), "simple")
+    config = {"reshard_after_forward": _SHARDED_DDP_RESHARD[base]}
+    if "offload" in words:
+        config["cpu_offload"] = True
+    logger.warning("--sharded_ddp %s (fairscale) runs as PyTorch FSDP: --fsdp --fsdp_config '%s'", mode, json.dumps(config))
+    return ["--fsdp", "--fsdp_config", json.dumps(config)]
 
 
 def parse_args(data_args_class: type[DataArguments], argv: list[str]):

@@ -24,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-FSDP_FLAGS = ["--fsdp", "full_shard auto_wrap", "--fsdp_config", '{"transformer_layer_cls_to_wrap": ["BertLayer"]}']
+# PyTorch FSDP2, parameters re-sharded after the forward pass (ZeRO-3), one unit per BertLayer
+FSDP_FLAGS = ["--fsdp", "--fsdp_config", '{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}']
 
 
 def batch_plan(per_device: int, accumulation: int, world_size: int) -> tuple[int, int]:
