@@ -47,7 +47,13 @@ class Task:
         raise NotImplementedError
 
     def collator(self, tokenizer, pad_to_multiple_of: int | None):
-        raise NotImplementedError
+        """Pad each batch to its longest input (the original padded every input to max_seq_length;
+        the attention mask makes the results the same); --pad_to_max_length restores the original."""
+        from transformers import DataCollatorWithPadding, default_data_collator
+
+        if self.data_args.pad_to_max_length:
+            return default_data_collator
+        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
     def decode(self, predictions: np.ndarray | tuple, split: Split) -> list[dict]:
         """Turn the model outputs for split.features into one record per example:

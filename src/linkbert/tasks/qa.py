@@ -98,13 +98,6 @@ class ExtractiveQA(Task):
             do_not_use_token_type_ids=self.data_args.do_not_use_token_type_ids,
         )
 
-    def collator(self, tokenizer, pad_to_multiple_of: int | None):
-        from transformers import DataCollatorWithPadding, default_data_collator
-
-        if self.data_args.pad_to_max_length:
-            return default_data_collator
-        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
-
     def decode(self, predictions, split: Split) -> list[dict]:
         start_logits, end_logits = predictions[:2]
         args = self.data_args

@@ -159,14 +159,6 @@ class SequenceClassification(Task):
             return float(label)
         return [float(value) for value in label]
 
-    def collator(self, tokenizer, pad_to_multiple_of: int | None):
-        from transformers import DataCollatorWithPadding, default_data_collator
-
-        if self.data_args.pad_to_max_length:
-            return default_data_collator
-        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
-
-    # ----- outputs -----
     def decode(self, predictions, split: Split) -> list[dict]:
         logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
         if self.kind == SINGLE:
