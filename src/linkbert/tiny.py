@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,16 +19,28 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def train_wordpiece_vocab(texts: Iterable[str], vocab_size: int, lowercase: bool) -> list[str]:
-    """Train a BERT-style WordPiece vocabulary on `texts`; special tokens come first, [PAD] at 0."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    """A BERT-style WordPiece vocabulary from `texts`, deterministically: special tokens ([PAD] at
+    0), every character seen as a word start and as a `##` continuation (so any word can be spelled),
+    then whole words by falling frequency (ties alphabetical) until `vocab_size`. Words left out are
+    split into pieces, as rare words are in a real vocabulary. (The `tokenizers` WordPiece trainer
+    breaks frequency ties differently from run to run, which made sub-word splits flaky.)"""
+    from tokenizers import normalizers, pre_tokenizers
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    vocab = tokenizer.get_vocab()
-    return sorted(vocab, key=vocab.__getitem__)
+    normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    characters = sorted({character for word in counts for character in word})
+    vocab = SPECIAL_TOKENS + characters + [f"##{character}" for character in characters]
+    known = set(vocab)
+    for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocab) >= vocab_size:
+            break
+        if word not in known:
+            vocab.append(word)
+            known.add(word)
+    return vocab
 
 
 def build_tiny_bert(
