@@ -39,6 +39,8 @@ STEPS = [
     DemoStep("BIOSSES-like similarity (Pearson)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/BIOSSES_demo_hf", "test_pearsonr", ["--metric_name", "pearsonr"], epochs=40),
     DemoStep("HoC-like multi-label (doc F1)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/HoC_demo_hf", "test_F1", ["--metric_name", "hoc"], epochs=40),
     DemoStep("MRQA-like extractive QA (F1, 0-100)", "linkbert.tasks.qa:ExtractiveQA", "qa/mrqa_demo_hf", "test_f1", ["--doc_stride", "32"], epochs=15),
+    DemoStep("BC5CDR-like NER (entity F1)", "linkbert.tasks.tokcls:TokenClassification", "tokcls/ner_demo_hf", "test_f1"),
+    DemoStep("MedQA-like multiple choice (accuracy)", "linkbert.tasks.mc:MultipleChoice", "mc/medqa_demo_hf", "test_accuracy", epochs=30),
 ]
 
 
@@ -93,10 +95,10 @@ def main(argv=None) -> None:
         rows.append((step.name, step.metric, score, seconds))
 
     print("\nDemo results (tiny random-init BERT on synthetic data; not comparable with the paper)")
-    print(f"| {'task':<36} | {'metric':<14} | {'test':>7} | {'time':>6} |")
-    print(f"|{'-' * 38}|{'-' * 16}|{'-' * 9}|{'-' * 8}|")
+    print(f"| {'task':<38} | {'metric':<14} | {'test':>7} | {'time':>6} |")
+    print(f"|{'-' * 40}|{'-' * 16}|{'-' * 9}|{'-' * 8}|")
     for name, metric, score, seconds in rows:
-        print(f"| {name:<36} | {metric:<14} | {score:7.4f} | {seconds:5.1f}s |")
+        print(f"| {name:<38} | {metric:<14} | {score:7.4f} | {seconds:5.1f}s |")
 
 
 if __name__ == "__main__":

@@ -74,12 +74,44 @@ def mrqa_like(rng: random.Random, index: int) -> dict:
     return {"id": f"demo-mrqa-{index}", "question": f"what is the target of {drug} ?", "context": context, "answers": {"answer_start": [start], "text": [gene]}}
 
 
+DISEASES = [["breast", "cancer"], ["lung", "tumor"], ["kidney", "failure"], ["heart", "attack"], ["asthma"], ["hypertension"]]
+
+
+def ner_like(rng: random.Random, index: int) -> dict:
+    """BC5CDR-like sentence: chemical and disease mentions among filler words, tagged B-/I- (entity F1)."""
+    tokens, tags = [], []
+    for _ in range(rng.randint(1, 3)):
+        context = filler(rng, 1, 4).split()
+        if rng.random() < 0.5:
+            mention, kind = [rng.choice(CHEMICALS)], "Chemical"
+        else:
+            mention, kind = rng.choice(DISEASES), "Disease"
+        tokens += context + mention
+        tags += ["O"] * len(context) + [f"B-{kind}"] + [f"I-{kind}"] * (len(mention) - 1)
+    tokens += filler(rng, 0, 2).split()
+    tags += ["O"] * (len(tokens) - len(tags))
+    return {"tokens": tokens, "ner_tags": tags, "id": str(index)}
+
+
+def medqa_like(rng: random.Random, index: int) -> dict:
+    """4-option question: which drug targets a gene; each gene has one fixed drug (GENES[i] -> CHEMICALS[i])."""
+    target = rng.randrange(len(GENES))
+    options = rng.sample([i for i in range(len(CHEMICALS)) if i != target], 3) + [target]
+    rng.shuffle(options)
+    record = {"id": f"demo-mc-{index:05d}", "sent1": f"{filler(rng)} . which drug targets {GENES[target]} ?", "sent2": ""}
+    record.update({f"ending{i}": CHEMICALS[option] for i, option in enumerate(options)})
+    record["label"] = options.index(target)
+    return record
+
+
 TASKS = {
     "seqcls/chemprot_demo_hf": chemprot_like,
     "seqcls/pubmedqa_demo_hf": pubmedqa_like,
     "seqcls/BIOSSES_demo_hf": biosses_like,
     "seqcls/HoC_demo_hf": hoc_like,
     "qa/mrqa_demo_hf": mrqa_like,
+    "tokcls/ner_demo_hf": ner_like,
+    "mc/medqa_demo_hf": medqa_like,
 }
 
 

@@ -1,0 +1,112 @@
+"""Multiple-choice QA (MedQA-USMLE, MMLU professional medicine), as the original
+mc/run_multiple_choice.py (itself HuggingFace's run_swag).
+
+Records: `{"id", "sent1": question, "sent2": header ("" in our data), "ending0".."ending{k-1}",
+"label": index of the right ending}`. k is the number of `ending*` fields of the first train record
+(4 for MedQA and MMLU); the original read it from the train columns, which is why a train file is
+needed even for predict-only runs (the MMLU recipe passes its dev set as --train_file). Each option
+is scored as the pair (sent1, sent2 + " " + ending_i); the model picks the highest-scoring option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from linkbert.data import Split, require
+from linkbert.errors import FieldError
+from linkbert.metrics import classification
+from linkbert.tasks.base import Task
+
+
+class MultipleChoice(Task):
+    name = "mc"
+    always_needed: ClassVar[tuple[str, ...]] = ("train",)
+
+    def __init__(self, data_args):
+        super().__init__(data_args)
+        self.endings: list[str] = []
+
+    @property
+    def model_class(self):
+        from transformers import AutoModelForMultipleChoice
+
+        return AutoModelForMultipleChoice
+
+    # ----- validation -----
+    def check_record(self, split: str, record: dict) -> None:
+        if not self.endings:
+            count = sum(1 for key in record if key.startswith("ending"))
+            if count < 2:
+                raise FieldError("ending0", f"expected at least two options ending0, ending1, ...; found {count} 'ending*' fields")
+            self.endings = [f"ending{index}" for index in range(count)]
+        require(record, "sent1", str, "the question text")
+        require(record, "sent2", str, 'the text put before each option ("" for none)')
+        for name in self.endings:
+            require(record, name, str, f"option text (every record has {len(self.endings)} options, like the first train record)")
+        label = require(record, "label", int, f"the index of the right option, 0..{len(self.endings) - 1}")
+        if not 0 <= label < len(self.endings):
+            raise FieldError("label", f"expected the index of the right option, 0..{len(self.endings) - 1}, got {label}")
+        if "id" in record:
+            require(record, "id", (str, int), "a string or integer id")
+
+    # ----- model -----
+    def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
+        k = len(self.endings)
+        firsts = [question for question in batch["sent1"] for _ in range(k)]
+        seconds = [f"{header} {batch[name][row]}" for row, header in enumerate(batch["sent2"]) for name in self.endings]
+        flat = tokenizer(
+            firsts,
+            seconds,
+            truncation=True,  # longest_first, as the original
+            max_length=self.max_length(tokenizer),
+            padding="max_length" if self.data_args.pad_to_max_length else False,
+        )
+        # regroup the k pairs of each example: every field becomes [example][option][token]
+        features = {key: [values[start : start + k] for start in range(0, len(values), k)] for key, values in flat.items()}
+        features["labels"] = list(batch["label"])
+        return features
+
+    def collator(self, tokenizer, pad_to_multiple_of: int | None):
+        return MultipleChoiceCollator(tokenizer, pad_to_multiple_of)
+
+    # ----- outputs -----
+    def decode(self, predictions, split: Split) -> list[dict]:
+        logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
+        examples = split.examples
+        return [
+            {"id": example_id, "prediction": prediction, "label": label}
+            for example_id, prediction, label in zip(examples["id"], logits.argmax(axis=-1).tolist(), examples["label"])
+        ]
+
+    def score(self, records: list[dict]) -> dict[str, float]:
+        return classification.accuracy([r["prediction"] for r in records], [r["label"] for r in records])
+
+
+@dataclass
+class MultipleChoiceCollator:
+    """Pads all options of a batch to the longest one (rounded up to pad_to_multiple_of) and shapes
+    the batch [batch, options, length] with int64 labels, as the original's collator did. Features
+    already padded to max_seq_length (--pad_to_max_length) pass through at that length."""
+
+    tokenizer: object
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+        from transformers.data.data_collator import pad_without_fast_tokenizer_warning
+
+        labels = torch.tensor([feature["labels"] for feature in features], dtype=torch.int64)
+        options = len(features[0]["input_ids"])
+        flat = [
+            {key: value[option] for key, value in feature.items() if key != "labels"}
+            for feature in features
+            for option in range(options)
+        ]
+        # the warning it silences says __call__ is faster, but these inputs are already token ids
+        batch = pad_without_fast_tokenizer_warning(self.tokenizer, flat, padding=True, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt")
+        batch = {key: tensor.view(len(features), options, -1) for key, tensor in batch.items()}
+        batch["labels"] = labels
+        return batch

@@ -1,0 +1,35 @@
+"""Fine-tune a (Bio)LinkBERT checkpoint on multiple-choice QA: MedQA-USMLE, and predict MMLU
+professional medicine with the MedQA model (see run_examples_medqa_biolinkbert-*.sh).
+
+    python src/mc/run_multiple_choice.py --model_name_or_path michiyasunaga/BioLinkBERT-base \
+        --train_file data/mc/medqa_usmle_hf/train.json --validation_file data/mc/medqa_usmle_hf/dev.json \
+        --test_file data/mc/medqa_usmle_hf/test.json --do_train --do_eval --do_predict \
+        --per_device_train_batch_size 4 --gradient_accumulation_steps 8 --learning_rate 2e-5 \
+        --warmup_steps 100 --num_train_epochs 2 --max_seq_length 512 --fp16 --save_strategy no \
+        --evaluation_strategy no --output_dir runs/medqa_usmle_hf/BioLinkBERT-base --overwrite_output_dir
+
+MMLU reuses the MedQA model and only predicts; a train file is still read (for the option count):
+
+    python src/mc/run_multiple_choice.py --model_name_or_path runs/medqa_usmle_hf/BioLinkBERT-large \
+        --train_file data/mc/mmlu_hf/professional_medicine/dev.json \
+        --validation_file data/mc/mmlu_hf/professional_medicine/val.json \
+        --test_file data/mc/mmlu_hf/professional_medicine/test.json --do_predict \
+        --per_device_eval_batch_size 4 --max_seq_length 512 --fp16 \
+        --output_dir runs/mmlu_professional_medicine_eval/BioLinkBERT-large --overwrite_output_dir
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from linkbert.tasks.mc import MultipleChoice  # noqa: E402
+from linkbert.train import run  # noqa: E402
+
+
+def main(argv=None) -> int:
+    return run(MultipleChoice, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Fine-tune a (Bio)LinkBERT checkpoint on named-entity recognition / token classification: BLURB
+BC5CDR-chem, BC5CDR-disease, NCBI-disease, BC2GM, JNLPBA and EBM PICO (see
+run_examples_blurb_biolinkbert-*.sh for the paper's settings). EBM PICO adds --return_macro_metrics.
+
+    python src/tokcls/run_ner.py --model_name_or_path michiyasunaga/BioLinkBERT-base \
+        --train_file data/tokcls/NCBI-disease_hf/train.json --validation_file data/tokcls/NCBI-disease_hf/dev.json \
+        --test_file data/tokcls/NCBI-disease_hf/test.json --do_train --do_eval --do_predict \
+        --per_device_train_batch_size 32 --learning_rate 5e-5 --warmup_ratio 0.1 --num_train_epochs 20 \
+        --max_seq_length 512 --fp16 --save_strategy no --evaluation_strategy no \
+        --output_dir runs/NCBI-disease_hf/BioLinkBERT-base --overwrite_output_dir
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from linkbert.tasks.tokcls import TokenClassification  # noqa: E402
+from linkbert.train import run  # noqa: E402
+
+
+def main(argv=None) -> int:
+    return run(TokenClassification, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""run_multiple_choice.py and the multiple-choice task: option encoding, the collator, an end-to-end
+run scored again from its predictions file, a predict-only run (the MMLU recipe) and bad input."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+from conftest import FAST_FLAGS, load_entry_point, read_jsonl, write_jsonl
+
+from linkbert.args import DataArguments
+from linkbert.tasks.mc import MultipleChoice
+
+run_mc = load_entry_point("mc/run_multiple_choice.py")
+
+RECORDS = [
+    {"id": "q0", "sent1": "does the drug reduce the dose", "sent2": "", "ending0": "yes", "ending1": "no", "ending2": "maybe", "ending3": "red blue", "label": 0},
+    {"id": "q1", "sent1": "which protein binds the gene", "sent2": "patients with", "ending0": "kinase", "ending1": "receptor expression", "ending2": "cat", "ending3": "dog", "label": 3},
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def make_task(records=RECORDS, **flags) -> MultipleChoice:
+    task = MultipleChoice(DataArguments(**flags))
+    for record in records:
+        task.check_record("train", record)
+    task.finish_check("train")
+    return task
+
+
+def featurize(task, tokenizer, records=RECORDS):
+    batch = {key: [r[key] for r in records] for key in records[0]}
+    return task.featurize(batch, tokenizer, "train")
+
+
+def segments(tokenizer, input_ids, token_type_ids):
+    ids, types = np.array(input_ids), np.array(token_type_ids)
+    return tokenizer.decode(ids[types == 0], skip_special_tokens=True), tokenizer.decode(ids[types == 1], skip_special_tokens=True)
+
+
+def test_each_option_is_the_pair_question_then_header_and_ending(tokenizer):
+    task = make_task()
+    assert task.endings == ["ending0", "ending1", "ending2", "ending3"]
+    features = featurize(task, tokenizer)
+    assert features["labels"] == [0, 3]
+    for row, record in enumerate(RECORDS):
+        assert len(features["input_ids"][row]) == 4  # [example][option][token]
+        for option in range(4):
+            first, second = segments(tokenizer, features["input_ids"][row][option], features["token_type_ids"][row][option])
+            assert first == record["sent1"]
+            # second segment = sent2 + " " + ending_i; an empty sent2 leaves just the ending
+            assert second == f"{record['sent2']} {record[f'ending{option}']}".strip()
+
+
+def test_long_pairs_are_truncated_to_max_seq_length(tokenizer):
+    long = dict(RECORDS[1], sent1=" ".join(["the protein binds the gene"] * 6), ending1=" ".join(["receptor expression"] * 6))
+    features = featurize(make_task(max_seq_length=16), tokenizer, [long])
+    lengths = [len(ids) for ids in features["input_ids"][0]]
+    assert max(lengths) == 16
+    # longest_first trims the longer segment first, so the short endings survive whole
+    assert segments(tokenizer, features["input_ids"][0][2], features["token_type_ids"][0][2])[1] == "patients with cat"
+
+
+def test_collator_pads_every_option_to_the_batch_longest_and_reshapes(tokenizer):
+    task = make_task()
+    features = featurize(task, tokenizer)
+    rows = [{key: features[key][row] for key in features} for row in range(2)]
+    longest = max(len(ids) for row in rows for ids in row["input_ids"])
+    batch = task.collator(tokenizer, pad_to_multiple_of=8)(rows)
+    width = -(-longest // 8) * 8
+    assert batch["input_ids"].shape == (2, 4, width) and batch["attention_mask"].shape == (2, 4, width)
+    assert batch["labels"].tolist() == [0, 3] and str(batch["labels"].dtype) == "torch.int64"
+    for row in range(2):
+        for option in range(4):
+            length = len(rows[row]["input_ids"][option])
+            assert batch["input_ids"][row, option, :length].tolist() == rows[row]["input_ids"][option]
+            assert set(batch["input_ids"][row, option, length:].tolist()) <= {tokenizer.pad_token_id}
+            assert batch["attention_mask"][row, option].sum().item() == length
+
+
+# ---------------------------------------------------------------- end to end
+
+WORDS = "the protein binds gene growth tumor cells patients with chronic disease study".split()
+
+
+def mc_example(rng, index):
+    """The right option is the one saying "yes"; in a quarter of the questions no option does and
+    the label is a coin flip, so accuracy stays below 1 and the recomputation below means something."""
+    label = rng.randrange(4)
+    guess = rng.random() < 0.25
+    endings = [f"{rng.choice(WORDS)} {'yes' if i == label and not guess else rng.choice(['no', 'maybe'])}" for i in range(4)]
+    record = {"id": f"q{index}", "sent1": " ".join(rng.sample(WORDS, 4)), "sent2": ""}
+    record.update({f"ending{i}": ending for i, ending in enumerate(endings)})
+    record["label"] = label
+    return record
+
+
+def make_splits(tmp_path, sizes=(48, 16, 16), seed=0):
+    rng = random.Random(seed)
+    return {split: write_jsonl(tmp_path / "data" / f"{split}.json", [mc_example(rng, i) for i in range(size)]) for split, size in zip(("train", "dev", "test"), sizes)}
+
+
+def run(model, paths, out, *extra, train=True):
+    files = ["--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]), "--test_file", str(paths["test"])]
+    steps = ["--do_train", "--do_eval", "--do_predict"] if train else ["--do_predict"]
+    argv = [
+        "--model_name_or_path", str(model), *files, *steps, "--output_dir", str(out), "--max_seq_length", "32",
+        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "6", "--learning_rate", "3e-3",
+        "--num_train_epochs", "5", *FAST_FLAGS, *extra,
+    ]  # fmt: skip
+    return run_mc(argv)
+
+
+def test_mc_end_to_end_accuracy_matches_the_written_predictions(tiny_model, tmp_path):
+    paths = make_splits(tmp_path)
+    out = tmp_path / "out"
+    assert run(tiny_model, paths, out) == 0
+    for prefix, key, split in (("eval", "eval", "dev"), ("predict", "test", "test")):
+        results = json.loads((out / f"{prefix}_results.json").read_text())
+        records = read_jsonl(out / f"{prefix}_predictions.jsonl")
+        gold = read_jsonl(paths[split])
+        assert [(r["id"], r["label"]) for r in records] == [(g["id"], g["label"]) for g in gold]
+        assert all(r["prediction"] in range(4) for r in records)
+        assert results[f"{key}_accuracy"] == pytest.approx(np.mean([r["prediction"] == r["label"] for r in records]))
+        assert results[f"{prefix}_samples"] == len(gold)
+    # "yes" marks the answer in 3 of 4 questions: far above chance (0.25), below 1
+    assert 0.5 <= json.loads((out / "predict_results.json").read_text())["test_accuracy"] < 1.0
+
+    # The MMLU recipe: predict only with the trained model; a train file is still read
+    again = tmp_path / "again"
+    assert run(out, paths, again, train=False) == 0
+    assert read_jsonl(again / "predict_predictions.jsonl") == read_jsonl(out / "predict_predictions.jsonl")
+    assert not (again / "eval_results.json").exists()
+
+
+def test_predict_only_still_needs_a_train_file(tiny_model, tmp_path, capsys):
+    paths = make_splits(tmp_path, sizes=(4, 4, 4))
+    argv = ["--model_name_or_path", str(tiny_model), "--test_file", str(paths["test"]), "--do_predict", "--output_dir", str(tmp_path / "out"), *FAST_FLAGS]
+    assert run_mc(argv) == 2
+    assert "--train_file is required" in capsys.readouterr().err
+
+
+GOOD = RECORDS[0]
+BAD_INPUTS = [
+    # (split to corrupt, its records, expected fragments of the one-line error)
+    ("train", [GOOD, dict(GOOD, label=4)], ["train.json:2", "field 'label'", "0..3", "got 4"]),
+    ("dev", [GOOD, dict(GOOD, label="B")], ["dev.json:2", "field 'label'", "index of the right option", "str"]),
+    ("test", [GOOD, dict(GOOD, label=True)], ["test.json:2", "field 'label'", "bool"]),
+    ("dev", [GOOD, {k: v for k, v in GOOD.items() if k != "ending3"}], ["dev.json:2", "field 'ending3'", "missing", "4 options"]),
+    ("train", [{k: v for k, v in GOOD.items() if not k.startswith("ending")}], ["train.json:1", "field 'ending0'", "found 0"]),
+    ("train", [dict(GOOD, sent1=None)], ["train.json:1", "field 'sent1'", "question"]),
+]
+
+
+@pytest.mark.parametrize("split,records,fragments", BAD_INPUTS, ids=[f"{s}-{f[1]}" for s, _, f in BAD_INPUTS])
+def test_bad_input_is_one_clear_error_and_writes_nothing(tiny_model, tmp_path, capsys, split, records, fragments):
+    paths = {name: write_jsonl(tmp_path / f"{name}.json", [GOOD, GOOD]) for name in ("train", "dev", "test")}
+    write_jsonl(paths[split], records)
+    out = tmp_path / "out"
+    assert run(tiny_model, paths, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in err[0]
+    assert not out.exists()

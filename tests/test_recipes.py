@@ -1,0 +1,141 @@
+"""Every recipe job, dry-run, parses with its entry script and carries the paper's hyperparameters
+(linkbert-facts.md §3, written out again here by hand)."""
+
+import importlib.util
+import os
+import shlex
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+from linkbert.args import parse_args
+from linkbert.tasks.base import Task
+
+MRQA = {"max_seq_length": 384, "doc_stride": 128, "preprocessing_num_workers": 10, "eval_strategy": "steps", "eval_steps": 1000}
+WD = {"weight_decay": 0.01, "adam_beta2": 0.98, "adam_epsilon": 1e-6}
+NO_EVAL = {"eval_strategy": "no"}
+# recipe suffix -> {task: (data dir, batch, accumulation, lr, epochs, warmup, other expected values)}
+EXPECTED = {
+    "mrqa_linkbert-base": {
+        "hotpot": ("qa/hotpot_hf", 12, 2, 3e-5, 4, 0, MRQA),
+        "triviaqa": ("qa/triviaqa_hf", 12, 2, 3e-5, 4, 0, MRQA),
+        "searchqa": ("qa/searchqa_hf", 12, 2, 3e-5, 1, 0, MRQA),
+        "naturalqa": ("qa/naturalqa_hf", 12, 2, 3e-5, 4, 0, MRQA),
+        "newsqa": ("qa/newsqa_hf", 12, 2, 3e-5, 4, 0, MRQA),
+        "squad": ("qa/squad_hf", 12, 1, 3e-5, 2, 0, MRQA),
+    },
+    "mrqa_linkbert-large": {
+        "hotpot": ("qa/hotpot_hf", 16, 1, 2e-5, 4, 0, MRQA),
+        "triviaqa": ("qa/triviaqa_hf", 16, 1, 2e-5, 4, 0, MRQA),
+        "searchqa": ("qa/searchqa_hf", 16, 1, 2e-5, 2, 0, MRQA),
+        "naturalqa": ("qa/naturalqa_hf", 16, 1, 2e-5, 4, 0, MRQA),
+        "newsqa": ("qa/newsqa_hf", 16, 1, 2e-5, 2, 0, MRQA),
+        "squad": ("qa/squad_hf", 16, 1, 2e-5, 2, 0, MRQA),
+    },
+    "blurb_biolinkbert-base": {
+        "pubmedqa": ("seqcls/pubmedqa_hf", 16, 1, 2e-5, 30, 100, dict(NO_EVAL, max_seq_length=512)),
+        "bioasq": ("seqcls/bioasq_hf", 16, 1, 2e-5, 20, 100, dict(NO_EVAL, max_seq_length=512)),
+        "BIOSSES": ("seqcls/BIOSSES_hf", 16, 1, 1e-5, 30, 0, dict(NO_EVAL, max_seq_length=512, metric_name="pearsonr", seed=5)),
+        "HoC": ("seqcls/HoC_hf", 32, 1, 4e-5, 40, 0, dict(NO_EVAL, max_seq_length=512, metric_name="hoc")),
+        "chemprot": ("seqcls/chemprot_hf", 32, 1, 3e-5, 10, 0, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
+        "DDI": ("seqcls/DDI_hf", 32, 1, 2e-5, 5, 0, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
+        "GAD": ("seqcls/GAD_hf", 32, 1, 3e-5, 10, 0, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
+        "ebmnlp": ("tokcls/ebmnlp_hf", 32, 1, 5e-5, 1, 0, dict(NO_EVAL, max_seq_length=512, return_macro_metrics=True)),
+        "JNLPBA": ("tokcls/JNLPBA_hf", 16, 1, 1e-5, 5, 0.1, dict(NO_EVAL, max_seq_length=512)),
+        "NCBI-disease": ("tokcls/NCBI-disease_hf", 32, 1, 5e-5, 20, 0.1, dict(NO_EVAL, max_seq_length=512)),
+        "BC2GM": ("tokcls/BC2GM_hf", 32, 1, 6e-5, 50, 0.1, dict(NO_EVAL, max_seq_length=512)),
+        "BC5CDR-disease": ("tokcls/BC5CDR-disease_hf", 16, 1, 5e-5, 8, 0.1, dict(NO_EVAL, max_seq_length=512)),
+        "BC5CDR-chem": ("tokcls/BC5CDR-chem_hf", 32, 1, 5e-5, 20, 0.1, dict(NO_EVAL, max_seq_length=512)),
+    },
+    "blurb_biolinkbert-large": {
+        "pubmedqa": ("seqcls/pubmedqa_hf", 8, 4, 3e-5, 23, 0.5, dict(NO_EVAL, max_seq_length=512)),
+        "bioasq": ("seqcls/bioasq_hf", 8, 4, 3e-5, 30, 0.5, dict(NO_EVAL, max_seq_length=512)),
+        "BIOSSES": ("seqcls/BIOSSES_hf", 8, 4, 3e-5, 100, 0.5, dict(NO_EVAL, **WD, max_seq_length=512, metric_name="pearsonr")),
+        "HoC": ("seqcls/HoC_hf", 8, 4, 3e-5, 20, 0.5, dict(NO_EVAL, max_seq_length=512, metric_name="hoc")),
+        "chemprot": ("seqcls/chemprot_hf", 16, 1, 2e-5, 4, 0.5, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
+        "DDI": ("seqcls/DDI_hf", 16, 1, 2e-5, 3, 0.5, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
+        "GAD": ("seqcls/GAD_hf", 16, 1, 2e-5, 5, 0.5, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
+        "ebmnlp": ("tokcls/ebmnlp_hf", 8, 2, 2e-5, 1, 0.5, dict(NO_EVAL, max_seq_length=512, return_macro_metrics=True)),
+        "JNLPBA": ("tokcls/JNLPBA_hf", 8, 2, 3e-5, 4, 0.5, dict(NO_EVAL, **WD, max_seq_length=512, seed=3)),
+        "NCBI-disease": ("tokcls/NCBI-disease_hf", 8, 2, 2e-5, 10, 0.5, dict(NO_EVAL, max_seq_length=512)),
+        "BC2GM": ("tokcls/BC2GM_hf", 8, 2, 2e-5, 30, 0.5, dict(NO_EVAL, max_seq_length=512)),
+        "BC5CDR-disease": ("tokcls/BC5CDR-disease_hf", 8, 4, 3e-5, 20, 0.5, dict(NO_EVAL, max_seq_length=512)),
+        "BC5CDR-chem": ("tokcls/BC5CDR-chem_hf", 8, 2, 2e-5, 8, 0.5, dict(NO_EVAL, max_seq_length=512)),
+    },
+    "medqa_biolinkbert-base": {
+        "medqa": ("mc/medqa_usmle_hf", 4, 8, 2e-5, 2, 100, dict(NO_EVAL, max_seq_length=512)),
+    },
+    "medqa_biolinkbert-large": {
+        "medqa": ("mc/medqa_usmle_hf", 2, 32, 3e-5, 6, 500, dict(WD, max_seq_length=512, eval_strategy="steps", eval_steps=100, per_device_eval_batch_size=2)),
+    },
+}
+CASES = [(recipe, task) for recipe, tasks in EXPECTED.items() for task in tasks]
+
+
+def dry_run(recipe: str, task: str, **env) -> list[str]:
+    """The entry-script command a recipe job would run, as printed by the launcher's DRY_RUN."""
+    environment = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, **env)
+    result = subprocess.run(["bash", str(REPO / f"run_examples_{recipe}.sh"), task], env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[launch] ") and ".py" in line]
+    assert len(lines) == 1
+    return shlex.split(lines[0][len("[launch] ") :])
+
+
+def task_class_of(entry: str) -> type[Task]:
+    spec = importlib.util.spec_from_file_location("recipe_entry", entry)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return next(v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Task) and v is not Task)
+
+
+@pytest.mark.parametrize("recipe,task", CASES, ids=[f"{r}:{t}" for r, t in CASES])
+def test_recipe_job_parses_with_the_paper_hyperparameters(recipe, task):
+    cmd = dry_run(recipe, task, MODEL_PATH="/ckpt/model")
+    entry = next(item for item in cmd if item.endswith(".py"))
+    task_class = task_class_of(entry)
+    model_args, data_args, training_args = parse_args(task_class.data_args_class, cmd[cmd.index(entry) + 1 :])
+    data_dir, batch, accum, lr, epochs, warmup, other = EXPECTED[recipe][task]
+    model = "LinkBERT" if recipe.startswith("mrqa") else "BioLinkBERT"
+    model += "-large" if recipe.endswith("large") else "-base"
+    assert model_args.model_name_or_path == "/ckpt/model"
+    assert data_args.train_file == f"data/{data_dir}/train.json" and data_args.test_file == f"data/{data_dir}/test.json"
+    assert training_args.output_dir == f"runs/{data_dir.split('/')[1]}/{model}"
+    assert (training_args.per_device_train_batch_size, training_args.gradient_accumulation_steps) == (batch, accum)
+    assert training_args.learning_rate == lr and training_args.num_train_epochs == epochs
+    assert training_args.warmup_steps == warmup
+    assert training_args.fp16 and training_args.save_strategy == "no" and training_args.overwrite_output_dir
+    assert training_args.do_train and training_args.do_eval and training_args.do_predict
+    for name, value in other.items():
+        holder = next(obj for obj in (data_args, training_args) if hasattr(obj, name))
+        assert getattr(holder, name) == value, name
+    if "seed" not in other:
+        assert training_args.seed == 42
+    if "weight_decay" not in other:
+        assert training_args.weight_decay == 0.0 and training_args.adam_beta2 == 0.999
+
+
+def test_mmlu_step_evaluates_the_medqa_model_without_training():
+    cmd = dry_run("medqa_biolinkbert-large", "mmlu")
+    entry = next(item for item in cmd if item.endswith(".py"))
+    model_args, data_args, training_args = parse_args(task_class_of(entry).data_args_class, cmd[cmd.index(entry) + 1 :])
+    assert model_args.model_name_or_path == "runs/medqa_usmle_hf/BioLinkBERT-large"
+    assert data_args.train_file.endswith("mmlu_hf/professional_medicine/dev.json")
+    assert data_args.test_file.endswith("mmlu_hf/professional_medicine/test.json")
+    assert training_args.do_predict and not training_args.do_train and not training_args.do_eval
+    assert training_args.per_device_eval_batch_size == 4 and data_args.max_seq_length == 512
+
+
+def test_nproc_keeps_the_effective_batch_and_uses_torchrun():
+    cmd = dry_run("blurb_biolinkbert-large", "pubmedqa", NPROC="4")
+    assert cmd[1:3] == ["-m", "torch.distributed.run"] and cmd[cmd.index("--nproc_per_node") + 1] == "4"
+    per_device = int(cmd[cmd.index("--per_device_train_batch_size") + 1])
+    accum = int(cmd[cmd.index("--gradient_accumulation_steps") + 1])
+    assert per_device * accum * 4 == 8 * 4
+
+
+def test_unknown_task_is_refused():
+    result = subprocess.run(["bash", str(REPO / "run_examples_mrqa_linkbert-base.sh"), "nope"], capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown task 'nope'" in result.stderr
