@@ -167,6 +167,8 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
     --preprocessing_num_workers processes, cached by datasets' fingerprinting)."""
     splits = {}
     for name, path in paths.items():
+        if not getattr(training_args, SPLITS[name][1]):
+            continue  # read only for its labels (sequence classification without --do_train)
         examples = load_examples(path, limit=getattr(data_args, SPLITS[name][2]))
         with training_args.main_process_first(desc=f"tokenizing {name}"):
             features = examples.map(
