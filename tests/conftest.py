@@ -62,3 +62,12 @@ def load_entry_point(relative_path: str):
 
 # Flags that make a tiny CPU run quick and quiet; tests add the task's own.
 FAST_FLAGS = ["--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true", "--log_level", "warning", "--seed", "42"]
+
+
+def assert_one_line_error(capsys, fragments, output_dir: Path) -> None:
+    """The run printed exactly one `error: ...` line containing every fragment, and wrote nothing."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    for fragment in fragments:
+        assert fragment in err[0], (fragment, err[0])
+    assert not output_dir.exists()

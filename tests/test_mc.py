@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, load_entry_point, read_jsonl, write_jsonl
+from conftest import FAST_FLAGS, assert_one_line_error, load_entry_point, read_jsonl, write_jsonl
 
 from linkbert.args import DataArguments
 from linkbert.tasks.mc import MultipleChoice
@@ -164,8 +164,4 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tiny_model, tmp_path, c
     write_jsonl(paths[split], records)
     out = tmp_path / "out"
     assert run(tiny_model, paths, out) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in err[0]
-    assert not out.exists()
+    assert_one_line_error(capsys, fragments, out)

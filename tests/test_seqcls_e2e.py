@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, VOCAB_TEXT, load_entry_point, read_jsonl, write_jsonl
+from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, load_entry_point, read_jsonl, write_jsonl
 from sklearn.metrics import precision_recall_fscore_support
 
 from linkbert.tiny import build_tiny_bert
@@ -177,11 +177,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tiny_model, tmp_path, c
     paths[split].write_text(text)
     out = tmp_path / "out"
     assert run(tiny_model, paths, out) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in err[0]
-    assert not out.exists()
+    assert_one_line_error(capsys, fragments, out)
 
 
 def test_missing_file_is_named(tiny_model, tmp_path, capsys):
