@@ -169,8 +169,9 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
     for name, path in paths.items():
         if not getattr(training_args, SPLITS[name][1]):
             continue  # read only for its labels (sequence classification without --do_train)
-        examples = load_examples(path, limit=getattr(data_args, SPLITS[name][2]))
-        with training_args.main_process_first(desc=f"tokenizing {name}"):
+        # the main process builds the Arrow caches first; the others then read them
+        with training_args.main_process_first(desc=f"loading and tokenizing {name}"):
+            examples = load_examples(path, limit=getattr(data_args, SPLITS[name][2]))
             features = examples.map(
                 partial(task.featurize, tokenizer=tokenizer, split=name),
                 batched=True,
