@@ -1,0 +1,38 @@
+"""Convert WikiExtractor output (run with --links, with or without --json) into a linked corpus.
+
+    python -m wikiextractor.WikiExtractor enwiki-latest-pages-articles.xml.bz2 --links --json -o raw_data/wiki
+    python src/pretrain/convert_wikipedia.py --input raw_data/wiki --output data/pretrain/wiki.jsonl
+
+Anchors `<a href="Title">text</a>` become links to the article with that title (MediaWiki title
+rules: URL-unquoted, underscores = spaces, first letter case-insensitive); the anchor text stays in
+the text. Red links are dropped and counted. --redirects FILE (TSV: source title, target title)
+follows links through redirect pages, which WikiExtractor does not output.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from linkbert.errors import LinkBertError  # noqa: E402
+from linkbert.pretrain.convert import convert_wikipedia  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", nargs="+", required=True, help="WikiExtractor output files or directories")
+    parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
+    parser.add_argument("--redirects", default=None, help="Optional TSV of redirects: source title<TAB>target title")
+    args = parser.parse_args(argv)
+    try:
+        stats = convert_wikipedia(args.input, args.output, args.redirects)
+    except LinkBertError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.output}: " + ", ".join(f"{key} {value}" for key, value in stats.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
