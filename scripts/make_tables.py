@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.errors import report_errors  # noqa: E402
 from linkbert.results.report import make_tables  # noqa: E402
 
 
@@ -28,7 +28,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return report_errors(lambda: make_tables(args.runs, args.output_dir, plots=not args.no_plots))
+    return report_errors(lambda: make_tables(args.runs, args.output_dir, plots=not args.no_plots), status=1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from linkbert.preprocess.blurb import TASKS, convert_all  # noqa: E402
-from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.errors import report_errors  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -28,7 +28,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return report_errors(lambda: convert_all(args.tasks, args.raw_dir, args.output_dir))
+    return report_errors(lambda: convert_all(args.tasks, args.raw_dir, args.output_dir), status=1)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.errors import report_errors  # noqa: E402
 from linkbert.preprocess.mc import convert_medqa  # noqa: E402
 
 
@@ -25,7 +25,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return report_errors(lambda: convert_medqa(args.raw_dir, args.output_dir))
+    return report_errors(lambda: convert_medqa(args.raw_dir, args.output_dir), status=1)
 
 
 if __name__ == "__main__":

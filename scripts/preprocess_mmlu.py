@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.errors import report_errors  # noqa: E402
 from linkbert.preprocess.mc import convert_mmlu  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return report_errors(lambda: convert_mmlu(args.raw_dir, args.output_dir, args.subjects))
+    return report_errors(lambda: convert_mmlu(args.raw_dir, args.output_dir, args.subjects), status=1)
 
 
 if __name__ == "__main__":

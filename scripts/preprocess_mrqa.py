@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from linkbert.preprocess.common import report_errors  # noqa: E402
+from linkbert.errors import report_errors  # noqa: E402
 from linkbert.preprocess.mrqa import DATASETS, convert_all  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     return report_errors(
-        lambda: convert_all(args.datasets, args.raw_dir, args.splits_dir, args.output_dir, args.on_span_mismatch)
+        lambda: convert_all(args.datasets, args.raw_dir, args.splits_dir, args.output_dir, args.on_span_mismatch), status=1
     )
 
 

@@ -71,3 +71,11 @@ def assert_one_line_error(capsys, fragments, output_dir: Path) -> None:
     for fragment in fragments:
         assert fragment in err[0], (fragment, err[0])
     assert not output_dir.exists()
+
+
+def full_run_argv(model, paths: dict, out: Path) -> list[str]:
+    """The flags every end-to-end test passes: model, the three splits, train+eval+predict, output."""
+    return [
+        "--model_name_or_path", str(model), "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
+        "--test_file", str(paths["test"]), "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out),
+    ]  # fmt: skip

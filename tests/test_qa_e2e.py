@@ -7,7 +7,7 @@ import re
 import string
 
 import pytest
-from conftest import FAST_FLAGS, load_entry_point, read_jsonl, write_jsonl
+from conftest import FAST_FLAGS, full_run_argv, load_entry_point, read_jsonl, write_jsonl
 
 run_qa = load_entry_point("qa/run_qa.py")
 PLACES = ["alpha", "beta", "gamma", "delta", "cat", "dog", "bird", "fish"]
@@ -45,8 +45,7 @@ def qa_splits(tmp_path):
 
 def qa_args(tiny_model, paths, out, *extra):
     return [
-        "--model_name_or_path", str(tiny_model), "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
-        "--test_file", str(paths["test"]), "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out),
+        *full_run_argv(tiny_model, paths, out),
         "--max_seq_length", "48", "--doc_stride", "16", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3",
         "--num_train_epochs", "3", "--evaluation_strategy", "steps", "--eval_steps", "10", *FAST_FLAGS, *extra,
     ]  # fmt: skip

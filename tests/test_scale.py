@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-from conftest import FAST_FLAGS, REPO, load_entry_point, read_jsonl, write_jsonl
+from conftest import FAST_FLAGS, REPO, full_run_argv, load_entry_point, read_jsonl
 from test_seqcls_e2e import make_splits, relation_example
 
 run_seqcls = load_entry_point("seqcls/run_seqcls.py")
@@ -16,8 +15,7 @@ run_seqcls = load_entry_point("seqcls/run_seqcls.py")
 
 def seqcls_args(tiny_model, paths, out, *extra):
     return [
-        "--model_name_or_path", str(tiny_model), "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
-        "--test_file", str(paths["test"]), "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out),
+        *full_run_argv(tiny_model, paths, out),
         "--max_seq_length", "48", "--per_device_train_batch_size", "4", "--learning_rate", "1e-3", "--num_train_epochs", "2",
         "--metric_name", "PRF1", *FAST_FLAGS, *extra,
     ]  # fmt: skip

@@ -5,7 +5,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, load_entry_point, read_jsonl, write_jsonl
+from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
 from sklearn.metrics import precision_recall_fscore_support
 
 from linkbert.tiny import build_tiny_bert
@@ -52,8 +52,7 @@ def make_splits(tmp_path, make, sizes=(48, 16, 16), seed=0):
 
 def run(tiny_model, paths, out, *extra, epochs=2, lr="1e-3"):
     argv = [
-        "--model_name_or_path", str(tiny_model), "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
-        "--test_file", str(paths["test"]), "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out),
+        *full_run_argv(tiny_model, paths, out),
         "--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", lr, "--num_train_epochs", str(epochs),
         *FAST_FLAGS, *extra,
     ]  # fmt: skip

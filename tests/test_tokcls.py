@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, assert_one_line_error, load_entry_point, read_jsonl, write_jsonl
+from conftest import FAST_FLAGS, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
 from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
 
 from linkbert.data import Split
@@ -139,8 +139,7 @@ def make_splits(tmp_path, sizes=(48, 16, 16), seed=0, make=ner_example):
 
 def run(tiny_model, paths, out, *extra):
     argv = [
-        "--model_name_or_path", str(tiny_model), "--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]),
-        "--test_file", str(paths["test"]), "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out),
+        *full_run_argv(tiny_model, paths, out),
         "--max_seq_length", "64", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "5",
         "--learning_rate", "5e-3", "--num_train_epochs", "4", *FAST_FLAGS, *extra,
     ]  # fmt: skip

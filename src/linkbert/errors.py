@@ -1,7 +1,11 @@
 """Errors meant for people: one line that names the file, the line, the field and what was expected.
 
-Entry points catch these and print `error: <message>` with a non-zero exit instead of a traceback.
+Entry points run their body through `report_errors`, which prints `error: <message>` and returns a
+non-zero exit status instead of a traceback.
 """
+
+import sys
+from collections.abc import Callable
 
 
 class LinkBertError(Exception):
@@ -30,3 +34,13 @@ class FieldError(LinkBertError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(message)
+
+
+def report_errors(body: Callable[[], object], status: int = 2) -> int:
+    """Run an entry point's body; a LinkBertError becomes one `error:` line on stderr and `status`."""
+    try:
+        body()
+    except LinkBertError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return status
+    return 0

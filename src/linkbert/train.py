@@ -24,7 +24,7 @@ from transformers.trainer_utils import get_last_checkpoint, speed_metrics
 
 from linkbert.args import parse_args
 from linkbert.data import SPLITS, Split, check_file, load_examples, split_paths
-from linkbert.errors import LinkBertError, UsageError
+from linkbert.errors import UsageError, report_errors
 from linkbert.jsonl import atomic_output
 from linkbert.models import load_config, load_model, load_tokenizer
 from linkbert.tasks.base import Task
@@ -82,13 +82,7 @@ def run(task_class: type[Task], argv: list[str] | None = None) -> int:
     """Entry point of every fine-tuning script: returns the exit status; errors meant for the user
     (bad data, bad flags, a checkpoint that cannot be found) print one line, not a traceback."""
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        _run(task_class, argv)
-    except LinkBertError as err:
-        logger.error("%s", err)
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return report_errors(lambda: _run(task_class, argv))
 
 
 def _run(task_class: type[Task], argv: list[str]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from linkbert.errors import LinkBertError  # noqa: E402
+from linkbert.errors import report_errors  # noqa: E402
 from linkbert.pretrain.convert import convert_wikipedia  # noqa: E402
 
 
@@ -25,13 +25,11 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument("--redirects", default=None, help="Optional TSV of redirects: source title<TAB>target title")
     args = parser.parse_args(argv)
-    try:
+    def body():
         stats = convert_wikipedia(args.input, args.output, args.redirects)
-    except LinkBertError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{args.output}: " + ", ".join(f"{key} {value}" for key, value in stats.items()))
-    return 0
+        print(f"{args.output}: " + ", ".join(f"{key} {value}" for key, value in stats.items()))
+
+    return report_errors(body)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linkbert.errors import DataError, LinkBertError
+from linkbert.errors import DataError
 from linkbert.jsonl import atomic_output
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -173,14 +172,4 @@ def write_splits(
         print(summary.line())
     print(f"{dataset}: wrote {len(summaries)} files in {time.perf_counter() - start:.1f}s")
     return summaries
-
-
-def report_errors(run: Callable[[], object]) -> int:
-    """Run an entry point's body; print a LinkBertError as one `error:` line and return exit code 1."""
-    try:
-        run()
-    except LinkBertError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
 

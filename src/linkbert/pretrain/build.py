@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linkbert.errors import LinkBertError, UsageError
+from linkbert.errors import UsageError, report_errors
 from linkbert.pretrain.corpus import drop_documents, read_corpus
 from linkbert.pretrain.pairs import count_types, sample_pairs
 from linkbert.pretrain.segments import Segments, segment_corpus
@@ -137,10 +137,4 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     args = parse_args(argv)
-    try:
-        manifest = build_pairs(args, argv)
-    except LinkBertError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(summary(manifest))
-    return 0
+    return report_errors(lambda: print(summary(build_pairs(args, argv))))
