@@ -36,6 +36,10 @@ class ModelArguments:
         default=None,
         metadata={"help": "Attention kernel: 'sdpa' (PyTorch scaled-dot-product attention) or 'eager' (the original's); default: transformers' choice (sdpa)"},
     )
+    padding_free: bool = field(
+        default=False,
+        metadata={"help": "Run the encoder on real tokens only (variable-length attention), skipping all work on padding; same results (BERT models)"},
+    )
 
 
 @dataclass
@@ -164,6 +168,8 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     except ValueError as err:  # HF raises ValueError for unknown or inconsistent flags
         raise UsageError(str(err)) from None
     _check_data_args(data_args)
+    if model_args.padding_free and model_args.attn_implementation not in (None, "sdpa"):
+        raise UsageError(f"--padding_free brings its own variable-length attention; drop --attn_implementation {model_args.attn_implementation}")
     return model_args, data_args, training_args
 
 

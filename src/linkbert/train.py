@@ -27,6 +27,7 @@ from linkbert.data import SPLITS, Split, check_file, load_examples, split_paths
 from linkbert.errors import UsageError, report_errors
 from linkbert.jsonl import atomic_output
 from linkbert.models import load_config, load_model, load_tokenizer
+from linkbert.padding_free import PaddingFreeCollator, enable_padding_free
 from linkbert.tasks.base import Task
 
 logger = logging.getLogger("linkbert")
@@ -107,10 +108,13 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     # 3. Model, features, trainer.
     tokenizer = load_tokenizer(model_args)
     config = load_config(model_args, **task.config_overrides())
-    model = load_model(model_args, task.model_class, config)
-    splits = build_splits(task, paths, tokenizer, data_args, training_args)
-
     pad_multiple = data_args.pad_to_multiple_of or (8 if training_args.fp16 or training_args.bf16 else None)
+    model = load_model(model_args, task.model_class, config)
+    collator = task.collator(tokenizer, pad_multiple)
+    if model_args.padding_free:
+        enable_padding_free(model)
+        collator = PaddingFreeCollator(collator)
+    splits = build_splits(task, paths, tokenizer, data_args, training_args)
     trainer = TaskTrainer(
         model=model,
         args=training_args,
@@ -118,7 +122,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         eval_dataset=splits["validation"].features if "validation" in splits else None,
         eval_split=splits.get("validation"),
         processing_class=tokenizer,
-        data_collator=task.collator(tokenizer, pad_multiple),
+        data_collator=collator,
         task=task,
     )
 

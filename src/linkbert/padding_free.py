@@ -1,0 +1,156 @@
+"""Padding-free BERT: run the encoder on the real tokens of a batch only.
+
+A padded batch of B inputs of length L holds B x L positions, of which only the unmasked ones
+matter. `enable_padding_free(model)` makes the model's BertModel gather the real tokens into one
+[T, hidden] sequence (T = number of real tokens), run embeddings and every layer on those, with
+variable-length attention that keeps each input to itself, and scatter the result back to
+[B, L, hidden] before the pooler and the task head. The heads, losses and checkpoints are those of
+the HuggingFace model: same weights, same state dict, same `save_pretrained` output.
+
+Attention runs as PyTorch SDPA on a jagged nested tensor: on CUDA that is the flash /
+memory-efficient varlen kernel (with attention dropout), elsewhere PyTorch's reference math.
+The positions that were padding come out as zeros instead of the values a padded forward computes
+there; nothing downstream reads them (the losses and decoders only look at real tokens).
+
+The collator can compute the gather indices on the CPU (`PaddingFreeCollator`), so the step does
+not wait on the GPU to learn how many tokens are real; without them the model computes them itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from types import MethodType
+
+import torch
+import torch.nn.functional as F
+
+from linkbert.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+ATTENTION_NAME = "linkbert_varlen"
+# keys the collator adds to a batch: flat indices of the real tokens in the [B, L] batch, and the
+# cumulative real lengths per input (int32 [B + 1], starting at 0)
+INDICES_KEY = "unpad_indices"
+CU_SEQLENS_KEY = "cu_seqlens"
+
+# CPU SDPA on jagged tensors goes through a strided nested tensor, which warns about its status
+warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype stage")
+
+
+def unpad_metadata(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(indices of the real tokens in attention_mask.flatten(), cumulative lengths int32 [B + 1])
+    for a [..., L] 0/1 mask; leading dimensions are flattened as BertForMultipleChoice does."""
+    mask = attention_mask.reshape(-1, attention_mask.shape[-1]).bool()
+    lengths = mask.sum(dim=1, dtype=torch.int32)
+    cu_seqlens = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
+    indices = torch.nonzero(mask.flatten(), as_tuple=True)[0]
+    return indices, cu_seqlens
+
+
+def varlen_attention(query, key, value, cu_seqlens: torch.Tensor, max_seqlen: int, dropout: float, scale: float) -> torch.Tensor:
+    """Attention within each input of a packed batch: query/key/value [T, heads, head_dim], input i
+    owning rows cu_seqlens[i]:cu_seqlens[i+1]; returns [T, heads, head_dim]."""
+    offsets = cu_seqlens.to(torch.int64)
+
+    def jagged(tensor):  # [B, heads, {length}, head_dim]
+        # the length bounds are given so that SDPA need not read them back from the device
+        return torch.nested.nested_tensor_from_jagged(tensor, offsets=offsets, max_seqlen=max_seqlen, min_seqlen=1).transpose(1, 2)
+
+    output = F.scaled_dot_product_attention(jagged(query), jagged(key), jagged(value), dropout_p=dropout, scale=scale)
+    return output.transpose(1, 2).values()
+
+
+def _attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs):
+    """transformers' attention interface. BertSelfAttention hands over [1, heads, T, head_dim]
+    (the packed batch as one row); returns ([1, T, heads, head_dim], no weights). Called without
+    packing metadata (a forward that bypassed the padding-free path), it is plain SDPA."""
+    cu_seqlens = kwargs.get(CU_SEQLENS_KEY)
+    if cu_seqlens is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling)
+    packed = [tensor[0].transpose(0, 1) for tensor in (query, key, value)]  # [T, heads, head_dim]
+    output = varlen_attention(*packed, cu_seqlens, kwargs["max_seqlen"], dropout, scaling)
+    return output.unsqueeze(0), None
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(ATTENTION_NAME, _attention_forward)
+    AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
+
+
+def enable_padding_free(model) -> None:
+    """Switch a BERT model (any head) to the padding-free forward, in place."""
+    bert = model.base_model
+    config = bert.config
+    if config.model_type != "bert" or not hasattr(bert, "embeddings") or not hasattr(bert, "encoder"):
+        raise UsageError(f"--padding_free supports BERT-architecture models, not model_type {config.model_type!r}")
+    if config.is_decoder or config.add_cross_attention:
+        raise UsageError("--padding_free supports bidirectional encoders only, not a decoder configuration")
+    _register()
+    model.set_attn_implementation(ATTENTION_NAME)
+    bert._dense_forward = bert.forward
+    bert.forward = MethodType(_padding_free_forward, bert)
+    logger.info("padding-free encoder enabled: layers run on real tokens only")
+
+
+def _padding_free_forward(
+    self,
+    input_ids=None,
+    attention_mask=None,
+    token_type_ids=None,
+    position_ids=None,
+    inputs_embeds=None,
+    unpad_indices=None,
+    cu_seqlens=None,
+    return_dict=True,
+    **kwargs,
+):
+    """BertModel.forward on the real tokens only; returns BaseModelOutputWithPoolingAndCrossAttentions
+    with last_hidden_state [B, L, hidden] (zeros at padding) and the pooler output."""
+    from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
+
+    unsupported = [name for name in ("output_attentions", "output_hidden_states", "encoder_hidden_states", "cache", "use_cache") if kwargs.get(name)]
+    if input_ids is None or unsupported:
+        # what packing cannot serve (embeddings given directly, attention maps asked for) runs padded
+        return self._dense_forward(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=return_dict, **kwargs)
+    batch, length = input_ids.shape
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    if unpad_indices is None or cu_seqlens is None:
+        unpad_indices, cu_seqlens = unpad_metadata(attention_mask)
+    if position_ids is None:
+        position_ids = unpad_indices % length  # BERT's absolute positions: 0..L-1 along each row
+    else:
+        position_ids = position_ids.expand(batch, length).flatten()[unpad_indices]
+    token_type_ids = torch.zeros_like(unpad_indices) if token_type_ids is None else token_type_ids.flatten()[unpad_indices]
+
+    hidden = self.embeddings(
+        input_ids=input_ids.flatten()[unpad_indices].unsqueeze(0),
+        token_type_ids=token_type_ids.unsqueeze(0),
+        position_ids=position_ids.unsqueeze(0),
+    )
+    hidden = self.encoder(hidden, attention_mask=None, **{CU_SEQLENS_KEY: cu_seqlens, "max_seqlen": length}).last_hidden_state[0]
+    sequence_output = hidden.new_zeros(batch * length, hidden.shape[-1]).index_copy(0, unpad_indices, hidden)
+    sequence_output = sequence_output.view(batch, length, -1)
+    pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+    output = BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=sequence_output, pooler_output=pooled_output)
+    return output if return_dict else output.to_tuple()
+
+
+class PaddingFreeCollator:
+    """Wraps a task collator: adds the gather indices and cumulative lengths of each batch, computed
+    on the CPU (in the dataloader workers) so the training step never waits for the GPU."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, features):
+        batch = self.collator(features)
+        batch[INDICES_KEY], batch[CU_SEQLENS_KEY] = unpad_metadata(torch.as_tensor(batch["attention_mask"]))
+        return batch
