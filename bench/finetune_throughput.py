@@ -4,25 +4,42 @@ Runs `linkbert.train.run` (the code behind run_seqcls.py / run_qa.py) for a fixe
 a randomly initialised BERT and a synthetic dataset whose lengths follow a clipped normal
 distribution, once per setting:
 
-  original  fp16 (fp32 on CPU), eager attention, every input padded to max_seq_length, unfused AdamW
-  defaults  bf16 where supported, SDPA, dynamic padding, fused AdamW (cuDNN attention off on CUDA)
-  compile   defaults + --torch_compile
+  original         fp16 (fp32 on CPU), eager attention, every input padded to max_seq_length, unfused AdamW
+  defaults         bf16 where supported, SDPA, dynamic padding, fused AdamW (cuDNN attention off on CUDA)
+  compile          defaults + --torch_compile
+  padfree          defaults + --padding_free (the encoder runs on real tokens only, varlen attention)
+  padfree-compile  defaults + --padding_free + --torch_compile
 
 Timing covers training and one evaluation pass (tokenization excluded: it is cached before timing).
-Prints a table and writes JSON with real (non-pad) and padded tokens/s, samples/s, MFU, peak memory
-and the ratio to `original`. A second part fine-tunes a learnable synthetic task under `original`
-and `defaults` with the same seed and prints both metrics, to show the speed settings do not change
-results.
+Prints a table and writes JSON with real (non-pad), padded and encoder tokens/s, samples/s, MFU,
+peak memory and the ratio to `original`. A second part fine-tunes a learnable synthetic task under
+`original`, `defaults` and `padfree` with the same seed and prints each one's accuracy and
+eval_loss, to show the speed settings do not change results.
+
+Token counts are measured, not asked of the Trainer (its --include_num_input_tokens_seen would add a
+`.item()` host sync to every step). The task's collator is wrapped by `BatchRecorder`, which appends
+one line per collated batch, "padded real" (the size of the [batch, length] input_ids and the sum
+of the attention mask, both CPU tensors), to a file; it runs wherever the Trainer collates (main
+process or dataloader workers), so the counts come from the very batches the Trainer built, with its
+seeded shuffling and the padding the run chose (max_seq_length under --pad_to_max_length, else each
+batch's longest input, rounded up to a multiple of 8 under bf16/fp16). Every training batch is
+collated before evaluation starts, so the last ceil(eval_samples / batch) lines are evaluation's and
+the rest training's; this is exact because the synthetic train set is exactly `steps` batches (one
+epoch, nothing prefetched beyond it), which `run_setting` checks against the lines it reads.
+Encoder tokens are what the encoder layers process: the padded tokens, or the real ones under
+--padding_free.
 
     python bench/finetune_throughput.py --shape tiny --steps 30                     # CPU smoke run
     python bench/finetune_throughput.py --shape base-cls --steps 200 --output bench/results/h100_base_cls.json
-    python bench/finetune_throughput.py --shape large-qa --steps 100 --settings original,defaults
+    python bench/finetune_throughput.py --shape large-qa --steps 100 --settings original,defaults,padfree
+    python bench/summarize.py                                                       # Markdown tables of bench/results/
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -30,6 +47,7 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -42,6 +60,8 @@ SHAPES = {
     "large-cls": (24, 1024, 16, 4096, 512, 16, 300, 110, 32),
     "large-qa": (24, 1024, 16, 4096, 512, 16, 512, 0, 512),
 }
+SETTINGS = ("original", "defaults", "compile", "padfree", "padfree-compile")
+SAME_RESULTS_SETTINGS = ("original", "defaults", "padfree")
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 WORDS = [f"w{i}" for i in range(500)]
 
@@ -75,10 +95,62 @@ def build_model(directory: Path, shape: str) -> Path:
 
 
 def setting_flags(name: str, cuda: bool, bf16_ok: bool) -> list[str]:
+    """The command-line flags of one setting (one of SETTINGS)."""
+    if name not in SETTINGS:
+        raise ValueError(f"unknown setting {name!r}: expected one of {', '.join(SETTINGS)}")
     if name == "original":
         return (["--fp16"] if cuda else []) + ["--attn_implementation", "eager", "--pad_to_max_length", "--optim", "adamw_torch"]
     flags = (["--bf16"] if bf16_ok else []) + ["--attn_implementation", "sdpa", "--optim", "adamw_torch_fused"]
-    return flags + (["--torch_compile"] if name == "compile" else [])
+    if name in ("padfree", "padfree-compile"):
+        flags.append("--padding_free")
+    if name in ("compile", "padfree-compile"):
+        flags.append("--torch_compile")
+    return flags
+
+
+def settings_list(text: str) -> list[str]:
+    """argparse type of --settings: comma-separated names from SETTINGS, each at most once."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SETTINGS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown setting(s) {', '.join(unknown) or '(none given)'}; valid settings: {', '.join(SETTINGS)}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a setting is named twice in {text!r}")
+    return names
+
+
+def is_padding_free(name: str) -> bool:
+    return "--padding_free" in setting_flags(name, cuda=False, bf16_ok=False)
+
+
+class BatchRecorder:
+    """Wraps a collator; appends "padded real" token counts of each batch it builds to `path` (one
+    short write per batch, in whichever process collates: no device work, no host sync)."""
+
+    def __init__(self, collator, path: Path):
+        self.collator = collator
+        self.path = str(path)
+
+    def __call__(self, features):
+        import torch
+
+        batch = self.collator(features)
+        mask = torch.as_tensor(batch["attention_mask"])
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{mask.numel()} {int(mask.sum())}\n")
+        return batch
+
+
+def recording_task(path: Path) -> type:
+    """SequenceClassification whose collator (built inside `run`, after padding is chosen) is
+    wrapped in a BatchRecorder writing to `path`."""
+    from linkbert.tasks.seqcls import SequenceClassification
+
+    class RecordingSequenceClassification(SequenceClassification):
+        def collator(self, tokenizer, pad_to_multiple_of):
+            return BatchRecorder(super().collator(tokenizer, pad_to_multiple_of), path)
+
+    return RecordingSequenceClassification
 
 
 def train_flops(model_dir: Path, lengths: list[int]) -> float:
@@ -93,7 +165,6 @@ def train_flops(model_dir: Path, lengths: list[int]) -> float:
 def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, steps: int, cuda: bool, bf16_ok: bool, extra: list[str]) -> dict:
     import torch
 
-    from linkbert.tasks.seqcls import SequenceClassification
     from linkbert.train import run
 
     max_len, batch = SHAPES[shape][4], SHAPES[shape][5]
@@ -103,21 +174,36 @@ def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, s
         "--per_device_train_batch_size", str(batch), "--per_device_eval_batch_size", str(batch), "--max_steps", str(steps),
         "--learning_rate", "2e-5", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
         "--log_level", "warning", "--seed", "42", "--max_eval_samples", str(4 * batch),
-        "--dataloader_num_workers", "2" if cuda else "0", "--include_num_input_tokens_seen", "true",
+        "--dataloader_num_workers", "2" if cuda else "0",
         *setting_flags(name, cuda, bf16_ok), *extra,
     ]  # fmt: skip
+    batches_file = out.parent / f"{out.name}.batches"
+    batches_file.unlink(missing_ok=True)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    if run(SequenceClassification, argv) != 0:
-        raise SystemExit(f"setting {name} failed")
+    status = run(recording_task(batches_file), argv)
+    if status != 0:
+        raise RuntimeError(f"setting {name}: linkbert.train.run exited with status {status} (its error line is above)")
     results = json.loads((out / "all_results.json").read_text())
     state = json.loads((out / "trainer_state.json").read_text())
+    counts = [tuple(map(int, line.split())) for line in batches_file.read_text().splitlines()]
+    eval_batches = math.ceil(results["eval_samples"] / batch)
+    train_counts = counts[: len(counts) - eval_batches]
+    if len(train_counts) != state["global_step"]:
+        raise RuntimeError(
+            f"setting {name}: {len(counts)} collated batches for {state['global_step']} training steps and {eval_batches} evaluation "
+            f"batches; the token counts are exact only when the train set is exactly --max_steps batches (no extra flags changing that)"
+        )  # fmt: skip
+    padded, real = sum(count[0] for count in train_counts), sum(count[1] for count in train_counts)
     return {
         "seconds": results["train_runtime"] + results.get("eval_runtime", 0.0),
         "train_seconds": results["train_runtime"],
-        "padded_tokens": state.get("num_input_tokens_seen", 0),
+        "padded_tokens": padded,
+        "real_tokens": real,
+        "encoder_tokens": real if is_padding_free(name) else padded,
         "peak_memory_gb": (torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30,
         "accuracy": results.get("eval_accuracy"),
+        "eval_loss": results.get("eval_loss"),
     }
 
 
@@ -142,13 +228,13 @@ def peak_flops(device: str) -> float | None:
     return next((value for key, value in PEAK_BF16_FLOPS.items() if key in device), None)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=SHAPES, default="tiny")
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--settings", default="original,defaults,compile")
+    parser.add_argument("--settings", type=settings_list, default=",".join(SETTINGS), help=f"comma-separated, from: {', '.join(SETTINGS)}")
     parser.add_argument("--learnable_steps", type=int, default=60, help="steps of the same-results check (0 to skip)")
-    parser.add_argument("--output", help="write the JSON results here")
+    parser.add_argument("--output", help="write the JSON results here (rewritten after every setting)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="further flags for every run")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -157,6 +243,7 @@ def main(argv=None) -> None:
     rng = random.Random(0)
     lengths = synthetic_lengths(rng, args.steps * batch, mean, std, low, max_len)
     report = {"shape": args.shape, "steps": args.steps, "batch": batch, "max_seq_length": max_len, "mean_length": sum(lengths) / len(lengths), **info, "settings": {}}
+    failed = []
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -164,30 +251,52 @@ def main(argv=None) -> None:
         data = write_data(tmp, lengths, random.Random(1))
         flops = train_flops(model_dir, lengths)
         peak = peak_flops(info["device"])
-        for name in args.settings.split(","):
+        for name in args.settings:
             start = time.time()
-            row = run_setting(name, model_dir, data, tmp / name, args.shape, args.steps, info["cuda"], info["bf16"], args.extra)
+            try:
+                row = run_setting(name, model_dir, data, tmp / name, args.shape, args.steps, info["cuda"], info["bf16"], args.extra)
+            except Exception as err:  # one broken setting must not cost the others their numbers (GPU time is scarce)
+                traceback.print_exc()
+                report["settings"][name] = {"error": f"{type(err).__name__}: {err}"}
+                failed.append(name)
+                write_report(report, args.output)
+                continue
             row.update(
                 wall_seconds_incl_setup=time.time() - start,
-                real_tokens_per_s=sum(lengths) / row["train_seconds"],
+                real_tokens_per_s=row["real_tokens"] / row["train_seconds"],
                 padded_tokens_per_s=row["padded_tokens"] / row["train_seconds"],
+                encoder_tokens_per_s=row["encoder_tokens"] / row["train_seconds"],
                 samples_per_s=len(lengths) / row["seconds"],
                 mfu=(flops / row["train_seconds"] / peak) if peak else None,
             )
             report["settings"][name] = row
-        base = report["settings"].get("original")
-        for row in report["settings"].values():
-            row["speedup_vs_original"] = base["seconds"] / row["seconds"] if base else None
+            add_speedups(report)
+            write_report(report, args.output)
         if args.learnable_steps:
             report["same_results"] = same_results_check(tmp, args.shape, args.learnable_steps, info)
-    print_report(report)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+            write_report(report, args.output)
+    print(format_report(report))
+    if failed:
+        print(f"failed settings (tracebacks above): {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def add_speedups(report: dict) -> None:
+    base = report["settings"].get("original", {})
+    for row in report["settings"].values():
+        if "error" not in row:
+            row["speedup_vs_original"] = base["seconds"] / row["seconds"] if "seconds" in base else None
+
+
+def write_report(report: dict, output: str | None) -> None:
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(json.dumps(report, indent=2) + "\n")
 
 
 def same_results_check(tmp: Path, shape: str, steps: int, info: dict) -> dict:
-    """The same seed and data under `original` and `defaults`: the accuracy on a learnable task."""
+    """The same seed and data under `original`, `defaults` and `padfree`: accuracy and eval_loss on
+    a learnable task."""
     _, _, _, _, max_len, batch, mean, std, low = SHAPES[shape]
     rng = random.Random(2)
     lengths = synthetic_lengths(rng, steps * batch, min(mean, 64), min(std, 20), 8, min(max_len, 128))
@@ -196,25 +305,69 @@ def same_results_check(tmp: Path, shape: str, steps: int, info: dict) -> dict:
     data = write_data(directory, lengths, random.Random(3), learnable=True)
     model_dir = build_model(directory, "tiny")
     out = {}
-    for name in ("original", "defaults"):
+    for name in SAME_RESULTS_SETTINGS:
         row = run_setting(name, model_dir, data, tmp / f"learnable-{name}", "tiny", steps, info["cuda"], info["bf16"], ["--learning_rate", "5e-4", "--warmup_steps", "0.1", "--max_eval_samples", "256"])
-        out[name] = row["accuracy"]
+        out[name] = {"accuracy": row["accuracy"], "eval_loss": row["eval_loss"]}
     return out
 
 
-def print_report(report: dict) -> None:
-    print(f"\n{report['shape']}: {report['steps']} steps x batch {report['batch']}, max length {report['max_seq_length']}, mean real length {report['mean_length']:.0f}")
-    print(f"device: {report['device']}  torch {report['torch']}  transformers {report['transformers']}")
-    print(f"| {'setting':<9} | {'real tok/s':>11} | {'padded tok/s':>12} | {'samples/s':>9} | {'MFU':>6} | {'peak GB':>7} | {'vs original':>11} |")
-    print("|" + "|".join("-" * (w + 2) for w in (9, 11, 12, 9, 6, 7, 11)) + "|")
-    for name, row in report["settings"].items():
-        mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
-        ratio = f"{row['speedup_vs_original']:.2f}x" if row["speedup_vs_original"] else "n/a"
-        print(f"| {name:<9} | {row['real_tokens_per_s']:11.0f} | {row['padded_tokens_per_s']:12.0f} | {row['samples_per_s']:9.1f} | {mfu:>6} | {row['peak_memory_gb']:7.2f} | {ratio:>11} |")
+# ----- the report as Markdown (also used by bench/summarize.py) -----
+
+COLUMNS = ("setting", "real tok/s", "padded tok/s", "encoder tok/s", "samples/s", "MFU", "peak GB", "vs original")
+
+
+def table_row(name: str, row: dict) -> list[str]:
+    if "error" in row:
+        return [name, "failed"] + [""] * (len(COLUMNS) - 2)  # the error is printed under the table
+    # results written before padding-free existed have no encoder count: their encoders ran on every padded token
+    encoder = row.get("encoder_tokens_per_s", row["padded_tokens_per_s"])
+    mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
+    ratio = f"{row['speedup_vs_original']:.2f}x" if row.get("speedup_vs_original") else "n/a"
+    return [
+        name, f"{row['real_tokens_per_s']:.0f}", f"{row['padded_tokens_per_s']:.0f}", f"{encoder:.0f}",
+        f"{row['samples_per_s']:.1f}", mfu, f"{row['peak_memory_gb']:.2f}", ratio,
+    ]  # fmt: skip
+
+
+def markdown_table(header: tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, first column left-aligned, the others right-aligned, padded to line up."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells):
+        return "| " + " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
+    return [line(header), rule, *(line(row) for row in rows)]
+
+
+def same_results_line(checks: dict) -> str:
+    """Reads both forms: {name: {"accuracy", "eval_loss"}} and, from older files, {name: accuracy}."""
+    parts = []
+    for name, value in checks.items():
+        if isinstance(value, dict):
+            loss = f", eval_loss {value['eval_loss']:.4f}" if value.get("eval_loss") is not None else ""
+            parts.append(f"{name} accuracy {value['accuracy']:.4f}{loss}")
+        else:
+            parts.append(f"{name} accuracy {value:.4f}")
+    return "same results (learnable task, same seed): " + "; ".join(parts)
+
+
+def format_report(report: dict, title: str | None = None) -> str:
+    """The run as Markdown: what was run, on what, the table, failed settings' errors, and the
+    same-results line."""
+    lines = [] if title is None else [f"**{title}**", ""]
+    lines += [
+        f"{report['shape']}: {report['steps']} steps x batch {report['batch']}, max length {report['max_seq_length']}, mean real length {report['mean_length']:.0f}  ",
+        f"device: {report['device']}, torch {report['torch']}, transformers {report['transformers']}",
+        "",
+        *markdown_table(COLUMNS, [table_row(name, row) for name, row in report["settings"].items()]),
+    ]
+    failures = [f"{name} failed: {row['error']}  " for name, row in report["settings"].items() if "error" in row]
+    lines += ["", *failures] if failures else []
     if "same_results" in report:
-        checks = report["same_results"]
-        print(f"same results (learnable task, same seed): accuracy original {checks['original']:.4f}, defaults {checks['defaults']:.4f}")
+        lines += ["", same_results_line(report["same_results"])]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -161,3 +161,30 @@ def test_features_survive_datasets_map(tokenizer):
     assert mapped["offset_mapping"][:] == direct["offset_mapping"]
     assert mapped["example_id"][:] == direct["example_id"]
     assert [-1, -1] in mapped[0]["offset_mapping"]
+
+
+def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does():
+    """The original's run_qa defaults to pad_to_max_length=True, and that is not only a speed
+    choice: BertForQuestionAnswering's start/end softmax spans every position, padding included,
+    so the same window trained at another padded length has another loss."""
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from linkbert.args import parse_args
+    from linkbert.tasks.qa import QADataArguments
+
+    _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o"])
+    assert data_args.pad_to_max_length is True
+    _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o", "--no_pad_to_max_length"])
+    assert data_args.pad_to_max_length is False
+
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=2)).eval()
+    window = torch.tensor([[2, 7, 8, 3, 9, 10, 11, 3]])
+    losses = []
+    for pad in (0, 8):
+        input_ids = torch.cat([window, torch.zeros(1, pad, dtype=torch.long)], dim=1)
+        mask = (input_ids != 0).long()
+        losses.append(model(input_ids=input_ids, attention_mask=mask, start_positions=torch.tensor([5]), end_positions=torch.tensor([6])).loss.item())
+    # 8 more positions in each softmax: padding changes the loss, it is not float noise
+    assert abs(losses[1] - losses[0]) > 1e-3

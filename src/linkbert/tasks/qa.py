@@ -28,6 +28,13 @@ SHOWN_MISMATCHES = 5
 @dataclass
 class QADataArguments(DataArguments):
     max_seq_length: int | None = field(default=384, metadata={"help": "Tokens per window (question + context slice)"})
+    pad_to_max_length: bool = field(
+        default=True,
+        metadata={
+            "help": "Pad every window to max_seq_length, as the original does (default). The start/end softmax of the QA loss spans "
+            "the padded positions too, so --no_pad_to_max_length or --padding_free change the training loss slightly (not float noise)"
+        },
+    )
     doc_stride: int = field(default=128, metadata={"help": "Context tokens shared by consecutive windows of a long context"})
     n_best_size: int = field(default=20, metadata={"help": "Start and end candidates kept per window when decoding"})
     max_answer_length: int = field(default=30, metadata={"help": "Longest answer, in tokens"})

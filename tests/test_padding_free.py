@@ -1,0 +1,271 @@
+"""--padding_free: the encoder run on real tokens only must compute what the padded model computes."""
+
+import copy
+import json
+import random
+
+import pytest
+import torch
+from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from transformers import BertConfig, BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
+
+from linkbert.errors import UsageError
+from linkbert.padding_free import PaddingFreeCollator, enable_padding_free, unpad_metadata, varlen_attention
+from linkbert.tiny import build_tiny_bert
+
+LENGTHS = [7, 3, 9, 1, 12, 5]  # real tokens per input; padded length 12
+PAD_LENGTH = 12
+
+
+def config(**overrides):
+    values = dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+    values.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation="sdpa")
+    values.update(overrides)
+    return BertConfig(**values)
+
+
+def padded_batch(lengths=LENGTHS, seed=0):
+    """input_ids / attention_mask / token_type_ids [B, PAD_LENGTH], right-padded as BERT tokenizers pad."""
+    generator = torch.Generator().manual_seed(seed)
+    mask = (torch.arange(PAD_LENGTH)[None, :] < torch.tensor(lengths)[:, None]).long()
+    input_ids = torch.randint(5, 100, (len(lengths), PAD_LENGTH), generator=generator) * mask
+    token_type_ids = (torch.arange(PAD_LENGTH)[None, :] >= 4).long() * mask  # a second segment from position 4
+    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": token_type_ids}
+
+
+def test_unpad_metadata_by_hand():
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
+    indices, cu_seqlens = unpad_metadata(mask)
+    assert indices.tolist() == [0, 1, 2, 4, 8, 9, 10, 11]
+    assert cu_seqlens.tolist() == [0, 3, 4, 8]
+    assert cu_seqlens.dtype == torch.int32
+
+
+def test_multiple_choice_masks_are_flattened_as_the_head_flattens_its_options():
+    mask = torch.tensor([[[1, 1, 0], [1, 0, 0]], [[1, 1, 1], [1, 1, 0]]])  # [batch 2, options 2, length 3]
+    indices, cu_seqlens = unpad_metadata(mask)
+    assert indices.tolist() == [0, 1, 3, 6, 7, 8, 9, 10]
+    assert cu_seqlens.tolist() == [0, 2, 3, 6, 8]
+
+
+def test_collator_adds_the_metadata_of_each_batch():
+    inner = lambda features: {"attention_mask": torch.tensor(features), "labels": torch.tensor([0, 1])}  # noqa: E731
+    batch = PaddingFreeCollator(inner)([[1, 1, 0], [1, 0, 0]])
+    assert batch["unpad_indices"].tolist() == [0, 1, 3]
+    assert batch["cu_seqlens"].tolist() == [0, 2, 3]
+    assert batch["labels"].tolist() == [0, 1]
+
+
+def test_varlen_attention_is_softmax_attention_within_each_input():
+    """Compared with attention written out by hand, in float64, one input at a time."""
+    torch.manual_seed(0)
+    lengths, heads, dim = [4, 1, 6], 2, 8
+    total = sum(lengths)
+    query, key, value = (torch.randn(total, heads, dim, dtype=torch.float64) for _ in range(3))
+    cu_seqlens = torch.tensor([0, 4, 5, 11], dtype=torch.int32)
+    output = varlen_attention(query, key, value, cu_seqlens, max(lengths), dropout=0.0, scale=0.3)
+    start = 0
+    for length in lengths:
+        rows = slice(start, start + length)
+        for head in range(heads):
+            q, k, v = query[rows, head], key[rows, head], value[rows, head]
+            weights = torch.exp(0.3 * q @ k.T)
+            expected = (weights / weights.sum(dim=1, keepdim=True)) @ v
+            torch.testing.assert_close(output[rows, head], expected)
+        start += length
+
+
+def test_an_input_does_not_see_its_neighbours():
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(10, 2, 4) for _ in range(3))
+    cu_seqlens = torch.tensor([0, 6, 10], dtype=torch.int32)
+    before = varlen_attention(query, key, value, cu_seqlens, 6, dropout=0.0, scale=0.5)
+    key2, value2 = key.clone(), value.clone()
+    key2[6:], value2[6:] = torch.randn(4, 2, 4), torch.randn(4, 2, 4)
+    after = varlen_attention(query, key2, value2, cu_seqlens, 6, dropout=0.0, scale=0.5)
+    torch.testing.assert_close(after[:6], before[:6])
+    assert not torch.allclose(after[6:], before[6:])
+
+
+def head_case(name):
+    """(model, forward inputs, output key, per-token output?) for one HuggingFace head."""
+    batch = padded_batch()
+    generator = torch.Generator().manual_seed(1)
+    if name == "seqcls":
+        return BertForSequenceClassification(config(num_labels=3)), dict(batch, labels=torch.tensor([0, 2, 1, 0, 1, 2])), "logits", False
+    if name == "qa":  # no positions: the model's loss spans padding too (see test_qa_loss_...)
+        return BertForQuestionAnswering(config(num_labels=2)), batch, "start_logits", True
+    if name == "tokcls":
+        labels = torch.randint(0, 5, (len(LENGTHS), PAD_LENGTH), generator=generator).masked_fill(batch["attention_mask"] == 0, -100)
+        return BertForTokenClassification(config(num_labels=5)), dict(batch, labels=labels), "logits", True
+    options = {key: value.view(3, 2, PAD_LENGTH) for key, value in batch.items()}  # 3 questions x 2 options
+    return BertForMultipleChoice(config()), dict(options, labels=torch.tensor([1, 0, 1])), "logits", False
+
+
+@pytest.mark.parametrize("name", ["seqcls", "qa", "tokcls", "mc"])
+def test_outputs_losses_and_gradients_equal_the_padded_model(name):
+    torch.manual_seed(0)
+    dense, inputs, key, per_token = head_case(name)
+    fast = copy.deepcopy(dense)
+    enable_padding_free(fast)
+    dense_out, fast_out = dense(**inputs), fast(**inputs)
+    real = inputs["attention_mask"].bool()
+    a, b = (out[key][real] if per_token else out[key] for out in (dense_out, fast_out))
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    if name == "qa":
+        dense_loss, fast_loss = (out.start_logits[real].logsumexp(0) + out.end_logits[real].square().sum() for out in (dense_out, fast_out))
+    else:
+        dense_loss, fast_loss = dense_out.loss, fast_out.loss
+    torch.testing.assert_close(fast_loss, dense_loss, atol=1e-5, rtol=1e-6)
+    dense_loss.backward()
+    fast_loss.backward()
+    dense_grads = dict(dense.named_parameters())
+    compared = 0
+    for param_name, param in fast.named_parameters():
+        if dense_grads[param_name].grad is None:
+            assert param.grad is None or not param.grad.any(), param_name
+            continue
+        torch.testing.assert_close(param.grad, dense_grads[param_name].grad, atol=1e-5, rtol=1e-4, msg=param_name)
+        compared += 1
+    assert compared > 20
+    assert list(fast.state_dict()) == list(dense.state_dict())
+
+
+def test_metadata_from_the_collator_gives_the_same_outputs_as_computed_in_the_model():
+    model = BertForSequenceClassification(config(num_labels=3)).eval()
+    enable_padding_free(model)
+    batch = padded_batch()
+    with_metadata = PaddingFreeCollator(lambda features: dict(batch))(None)
+    torch.testing.assert_close(model(**with_metadata).logits, model(**batch).logits, atol=0, rtol=0)
+
+
+def test_attention_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    dense = BertForSequenceClassification(config(num_labels=3, attention_probs_dropout_prob=0.5)).eval()
+    fast = copy.deepcopy(dense)
+    enable_padding_free(fast)
+    batch = padded_batch()
+    torch.testing.assert_close(fast(**batch).logits, dense(**batch).logits, atol=1e-5, rtol=1e-5)
+    fast.train()
+    first, second = fast(**batch).logits, fast(**batch).logits
+    assert not torch.allclose(first, second)
+
+
+def test_checkpoint_stays_a_plain_bert(tmp_path):
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config(num_labels=3)).eval()
+    batch = padded_batch()
+    expected = model(**batch).logits
+    enable_padding_free(model)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert "linkbert" not in json.dumps(saved)
+    reloaded = BertForSequenceClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(reloaded(**batch).logits, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_model_that_is_not_bert_is_refused():
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+
+    model = RobertaForSequenceClassification(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32))
+    with pytest.raises(UsageError, match="BERT-architecture models, not model_type 'roberta'"):
+        enable_padding_free(model)
+
+
+def test_requests_packing_cannot_serve_fall_back_to_the_padded_forward():
+    torch.manual_seed(0)
+    dense = BertForSequenceClassification(config(num_labels=3)).eval()
+    fast = copy.deepcopy(dense)
+    enable_padding_free(fast)
+    batch = padded_batch()
+    hidden = fast(**batch, output_hidden_states=True).hidden_states
+    assert len(hidden) == 3  # embeddings + 2 layers, as the padded model reports them
+    torch.testing.assert_close(hidden[-1], dense(**batch, output_hidden_states=True).hidden_states[-1], atol=1e-5, rtol=1e-5)
+
+
+# End to end: each entry point with and without --padding_free on a tiny model without dropout,
+# so the two runs differ by float noise only.
+
+run_seqcls = load_entry_point("seqcls/run_seqcls.py")
+
+
+@pytest.fixture(scope="module")
+def no_dropout_model(tmp_path_factory):
+    return build_tiny_bert(tmp_path_factory.mktemp("nodrop") / "tiny", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=0)
+
+
+def both_runs(run, make_argv, tmp_path):
+    outputs = {}
+    for name, extra in (("padded", []), ("padding_free", ["--padding_free"])):
+        outputs[name] = tmp_path / name
+        assert run(make_argv(outputs[name], extra)) == 0
+    return outputs["padded"], outputs["padding_free"]
+
+
+def assert_same_metrics(padded, padding_free, prefix, rel):
+    a = json.loads((padded / f"{prefix}_results.json").read_text())
+    b = json.loads((padding_free / f"{prefix}_results.json").read_text())
+    scores = [key for key in a if not key.endswith(("runtime", "per_second"))]
+    assert len(scores) >= 3 and set(scores) <= set(b)
+    for key in scores:
+        assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-6), key
+
+
+def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, tmp_path):
+    """The learnable pair task with the recipes' optimizer (AdamW): the same predictions, the same
+    accuracy (well above chance), losses equal up to the noise Adam magnifies."""
+    import test_seqcls_e2e as seqcls
+
+    paths = seqcls.make_splits(tmp_path, seqcls.pair_example, sizes=(96, 32, 32))
+
+    def argv(out, extra):
+        flags = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3", "--num_train_epochs", "12", "--metric_name", "accuracy"]
+        return [*full_run_argv(no_dropout_model, paths, out), *flags, *FAST_FLAGS, *extra]
+
+    padded, padding_free = both_runs(run_seqcls, argv, tmp_path)
+    assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
+    assert json.loads((padding_free / "predict_results.json").read_text())["test_accuracy"] >= 0.85  # chance is 0.5
+    assert_same_metrics(padded, padding_free, "predict", rel=1e-3)
+
+
+def qa_argv(model, tmp_path):
+    import test_qa_e2e
+
+    rng = random.Random(3)
+    paths = {split: write_jsonl(tmp_path / f"{split}.json", [test_qa_e2e.qa_example(rng, f"{split}{i}") for i in range(n)]) for split, n in (("train", 32), ("dev", 12), ("test", 12))}
+    return test_qa_e2e.run_qa, lambda out, extra: test_qa_e2e.qa_args(model, paths, out, "--learning_rate", "5e-2", *extra)
+
+
+def ner_argv(model, tmp_path):
+    import test_tokcls
+
+    paths = test_tokcls.make_splits(tmp_path)
+    flags = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", "5e-2", "--num_train_epochs", "2"]
+    return test_tokcls.run_ner, lambda out, extra: [*full_run_argv(model, paths, out), *flags, *FAST_FLAGS, *extra]
+
+
+def mc_argv(model, tmp_path):
+    import test_mc
+
+    paths = test_mc.make_splits(tmp_path)
+    flags = ["--max_seq_length", "32", "--per_device_train_batch_size", "8", "--learning_rate", "5e-2", "--num_train_epochs", "2"]
+    return test_mc.run_mc, lambda out, extra: [*full_run_argv(model, paths, out), *flags, *FAST_FLAGS, *extra]
+
+
+@pytest.mark.parametrize("make", [qa_argv, ner_argv, mc_argv], ids=["qa", "ner", "mc"])
+def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path, make):
+    """Plain SGD keeps float noise at the 1e-6 level, so scores and predictions must agree."""
+    run, make_argv = make(no_dropout_model, tmp_path)
+    padded, padding_free = both_runs(run, lambda out, extra: make_argv(out, ["--optim", "sgd", *extra]), tmp_path)
+    assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
+    assert_same_metrics(padded, padding_free, "predict", rel=1e-4)
+    assert_same_metrics(padded, padding_free, "eval", rel=1e-4)
+
+
+def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_path, capsys):
+    import test_seqcls_e2e as seqcls
+
+    paths = seqcls.make_splits(tmp_path, seqcls.relation_example)
+    out = tmp_path / "out"
+    assert run_seqcls([*full_run_argv(tiny_model, paths, out), "--padding_free", "--attn_implementation", "eager"]) == 2
+    assert_one_line_error(capsys, ["--padding_free", "--attn_implementation eager"], out)
