@@ -40,6 +40,11 @@ class ModelArguments:
         default=False,
         metadata={"help": "Run the encoder on real tokens only (variable-length attention), skipping all work on padding; same results (BERT models)"},
     )
+    padding_free_bucket: int | None = field(
+        default=None,
+        metadata={"help": "With --padding_free, round each batch's packed token count up to a multiple of this, so that batches share "
+                  "a few shapes (torch.compile / CUDA graphs reuse their work); the filler rows are dropped"},
+    )  # fmt: skip
 
 
 @dataclass
@@ -168,6 +173,8 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     except ValueError as err:  # HF raises ValueError for unknown or inconsistent flags
         raise UsageError(str(err)) from None
     _check_data_args(data_args)
+    if model_args.padding_free_bucket is not None and (not model_args.padding_free or model_args.padding_free_bucket < 1):
+        raise UsageError(f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of tokens")
     if model_args.padding_free and model_args.attn_implementation not in (None, "sdpa"):
         raise UsageError(f"--padding_free brings its own variable-length attention; drop --attn_implementation {model_args.attn_implementation}")
     return model_args, data_args, training_args

@@ -30,23 +30,36 @@ from linkbert.errors import UsageError
 logger = logging.getLogger(__name__)
 
 ATTENTION_NAME = "linkbert_varlen"
-# keys the collator adds to a batch: flat indices of the real tokens in the [B, L] batch, and the
-# cumulative real lengths per input (int32 [B + 1], starting at 0)
+# keys the collator adds to a batch (see unpad_metadata): where the packed rows come from in the flat
+# [B * L] batch, where they go back to, and the cumulative lengths of the packed inputs
 INDICES_KEY = "unpad_indices"
+SCATTER_KEY = "repad_indices"
 CU_SEQLENS_KEY = "cu_seqlens"
 
 # CPU SDPA on jagged tensors goes through a strided nested tensor, which warns about its status
 warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype stage")
 
 
-def unpad_metadata(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(indices of the real tokens in attention_mask.flatten(), cumulative lengths int32 [B + 1])
-    for a [..., L] 0/1 mask; leading dimensions are flattened as BertForMultipleChoice does."""
+def unpad_metadata(attention_mask: torch.Tensor, bucket: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For a [..., L] 0/1 mask (leading dimensions flattened as BertForMultipleChoice does):
+    (gather indices of the real tokens in attention_mask.flatten(), scatter indices of the packed
+    rows back into the flat [B * L] batch, cumulative lengths int32 starting at 0).
+
+    With `bucket`, the packed length is rounded up to a multiple of it (at least one row more than
+    the real tokens) so that batches share a few shapes: the filler rows form one extra input of
+    their own (copies of position 0, never attending to or seen by the real inputs) and scatter to
+    row B * L, one past the batch, which the model drops."""
     mask = attention_mask.reshape(-1, attention_mask.shape[-1]).bool()
     lengths = mask.sum(dim=1, dtype=torch.int32)
+    gather = torch.nonzero(mask.flatten(), as_tuple=True)[0]
+    scatter = gather
+    if bucket:
+        filler = -(-(gather.numel() + 1) // bucket) * bucket - gather.numel()
+        gather = torch.cat([gather, gather.new_zeros(filler)])
+        scatter = torch.cat([scatter, scatter.new_full((filler,), mask.numel())])
+        lengths = torch.cat([lengths, lengths.new_tensor([filler])])
     cu_seqlens = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
-    indices = torch.nonzero(mask.flatten(), as_tuple=True)[0]
-    return indices, cu_seqlens
+    return gather, scatter, cu_seqlens
 
 
 def varlen_attention(query, key, value, cu_seqlens: torch.Tensor, max_seqlen: int, dropout: float, scale: float) -> torch.Tensor:
@@ -107,6 +120,7 @@ def _padding_free_forward(
     position_ids=None,
     inputs_embeds=None,
     unpad_indices=None,
+    repad_indices=None,
     cu_seqlens=None,
     return_dict=True,
     **kwargs,
@@ -123,7 +137,9 @@ def _padding_free_forward(
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     if unpad_indices is None or cu_seqlens is None:
-        unpad_indices, cu_seqlens = unpad_metadata(attention_mask)
+        unpad_indices, repad_indices, cu_seqlens = unpad_metadata(attention_mask)
+    if repad_indices is None:
+        repad_indices = unpad_indices
     if position_ids is None:
         position_ids = unpad_indices % length  # BERT's absolute positions: 0..L-1 along each row
     else:
@@ -136,21 +152,24 @@ def _padding_free_forward(
         position_ids=position_ids.unsqueeze(0),
     )
     hidden = self.encoder(hidden, attention_mask=None, **{CU_SEQLENS_KEY: cu_seqlens, "max_seqlen": length}).last_hidden_state[0]
-    sequence_output = hidden.new_zeros(batch * length, hidden.shape[-1]).index_copy(0, unpad_indices, hidden)
-    sequence_output = sequence_output.view(batch, length, -1)
+    # one spare row past the batch receives the bucket's filler rows, if any, and is dropped
+    sequence_output = hidden.new_zeros(batch * length + 1, hidden.shape[-1]).index_copy(0, repad_indices, hidden)
+    sequence_output = sequence_output[:-1].view(batch, length, -1)
     pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
     output = BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=sequence_output, pooler_output=pooled_output)
     return output if return_dict else output.to_tuple()
 
 
 class PaddingFreeCollator:
-    """Wraps a task collator: adds the gather indices and cumulative lengths of each batch, computed
-    on the CPU (in the dataloader workers) so the training step never waits for the GPU."""
+    """Wraps a task collator: adds the packing metadata of each batch (unpad_metadata), computed on
+    the CPU (in the dataloader workers) so the training step never waits for the GPU to count."""
 
-    def __init__(self, collator):
+    def __init__(self, collator, bucket: int | None = None):
         self.collator = collator
+        self.bucket = bucket
 
     def __call__(self, features):
         batch = self.collator(features)
-        batch[INDICES_KEY], batch[CU_SEQLENS_KEY] = unpad_metadata(torch.as_tensor(batch["attention_mask"]))
+        metadata = unpad_metadata(torch.as_tensor(batch["attention_mask"]), self.bucket)
+        batch[INDICES_KEY], batch[SCATTER_KEY], batch[CU_SEQLENS_KEY] = metadata
         return batch

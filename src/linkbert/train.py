@@ -113,7 +113,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
         enable_padding_free(model)
-        collator = PaddingFreeCollator(collator)
+        collator = PaddingFreeCollator(collator, model_args.padding_free_bucket)
     splits = build_splits(task, paths, tokenizer, data_args, training_args)
     trainer = TaskTrainer(
         model=model,
