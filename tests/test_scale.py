@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from conftest import FAST_FLAGS, REPO, full_run_argv, load_entry_point, read_jsonl
 from test_seqcls_e2e import make_splits, relation_example
 
@@ -82,16 +83,17 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
     assert list((tmp_path / "wandb").glob("offline-run-*"))
 
 
-def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path):
-    """The original's --sharded_ddp (fairscale) runs as PyTorch FSDP2 through the Trainer; the saved
-    model is a full, ordinary checkpoint that loads in one process."""
+@pytest.mark.parametrize("extra", [[], ["--padding_free"]], ids=["padded", "padding_free"])
+def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path, extra):
+    """The original's --sharded_ddp (fairscale) runs as PyTorch FSDP2 through the Trainer, with the
+    padding-free encoder too; the saved model is a full, ordinary checkpoint that loads in one process."""
     from safetensors.torch import load_file
 
     paths = make_splits(tmp_path, relation_example, sizes=(16, 6, 6))
     out = tmp_path / "fsdp"
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
-           str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3")]  # fmt: skip
+           str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra)]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "runs as PyTorch FSDP" in result.stdout + result.stderr
