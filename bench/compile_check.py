@@ -5,10 +5,11 @@ A graph break splits the compiled step into pieces with Python (and often a host
 recompilation per new shape costs seconds each time. Both show up here within a few steps, before
 any long benchmark is spent on a setting. Uses dynamo with the "eager" backend (no code generation),
 so it runs in seconds on a CPU too; the graph breaks on CPU differ from CUDA's where a kernel has
-no CPU version (PyTorch's CPU attention on jagged tensors falls back to a per-input loop).
+no CPU version (PyTorch's CPU attention on jagged tensors, --attention varlen, falls back to a
+per-input loop that breaks the graph; the default on CPU is repad, which compiles whole).
 
     python bench/compile_check.py                       # all three variants, BERT-tiny, 12 steps
-    python bench/compile_check.py --device cuda --bucket 256
+    python bench/compile_check.py --device cuda --attention varlen --bucket 256
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def make_batch(rng: random.Random, batch: int, max_length: int, device: str):
     return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.randint(0, 3, (batch,))}
 
 
-def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, device: str) -> dict:
+def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, device: str, attention: str) -> dict:
     import torch
     import torch._dynamo
     from torch._dynamo.utils import counters
@@ -47,8 +48,9 @@ def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, de
     model = BertForSequenceClassification(config).to(device)
     collate = dict
     if variant != "padded":
-        enable_padding_free(model)
-        collate = PaddingFreeCollator(dict, bucket if variant == "padding_free_bucketed" else None)
+        variant_bucket = bucket if variant == "padding_free_bucketed" else None
+        enable_padding_free(model, attention, variant_bucket)
+        collate = PaddingFreeCollator(dict, variant_bucket)
     compiled = torch.compile(model, backend="eager")
     rng = random.Random(0)
     for _ in range(steps):
@@ -69,11 +71,12 @@ def main(argv=None) -> None:
     parser.add_argument("--max_length", type=int, default=64)
     parser.add_argument("--bucket", type=int, default=128, help="--padding_free_bucket of the bucketed variant")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--attention", default="auto", choices=["auto", "varlen", "repad"], help="--padding_free_attention of the padding-free variants")
     parser.add_argument("--output", help="write the JSON report here")
     args = parser.parse_args(argv)
     report = {}
     for variant in ("padded", "padding_free", "padding_free_bucketed"):
-        report[variant] = check(variant, args.steps, args.batch, args.max_length, args.bucket, args.device)
+        report[variant] = check(variant, args.steps, args.batch, args.max_length, args.bucket, args.device, args.attention)
         row = report[variant]
         print(f"{variant:<22} graph breaks {row['graph_breaks']:>3}   graphs compiled {row['frames_compiled']:>3}")
         for reason in row["break_reasons"]:

@@ -10,7 +10,7 @@ from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, full_run_arg
 from transformers import BertConfig, BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
 
 from linkbert.errors import UsageError
-from linkbert.padding_free import PaddingFreeCollator, enable_padding_free, unpad_metadata, varlen_attention
+from linkbert.padding_free import PaddingFreeCollator, enable_padding_free, repadded_attention, unpad_metadata, varlen_attention
 from linkbert.tiny import build_tiny_bert
 
 LENGTHS = [7, 3, 9, 1, 12, 5]  # real tokens per input; padded length 12
@@ -113,12 +113,13 @@ def head_case(name):
     return BertForMultipleChoice(config()), dict(options, labels=torch.tensor([1, 0, 1])), "logits", False
 
 
+@pytest.mark.parametrize("attention", ["varlen", "repad"])
 @pytest.mark.parametrize("name", ["seqcls", "qa", "tokcls", "mc"])
-def test_outputs_losses_and_gradients_equal_the_padded_model(name):
+def test_outputs_losses_and_gradients_equal_the_padded_model(name, attention):
     torch.manual_seed(0)
     dense, inputs, key, per_token = head_case(name)
     fast = copy.deepcopy(dense)
-    enable_padding_free(fast)
+    enable_padding_free(fast, attention)
     dense_out, fast_out = dense(**inputs), fast(**inputs)
     real = inputs["attention_mask"].bool()
     a, b = (out[key][real] if per_token else out[key] for out in (dense_out, fast_out))
@@ -142,11 +143,13 @@ def test_outputs_losses_and_gradients_equal_the_padded_model(name):
     assert list(fast.state_dict()) == list(dense.state_dict())
 
 
+@pytest.mark.parametrize("attention", ["varlen", "repad"])
 @pytest.mark.parametrize("bucket", [None, 16, 64])
-def test_metadata_from_the_collator_bucketed_or_not_gives_the_same_outputs_and_gradients(bucket):
+def test_metadata_from_the_collator_bucketed_or_not_gives_the_same_outputs_and_gradients(bucket, attention):
+    """Bucket 64 makes a filler input longer than the padded length (12)."""
     torch.manual_seed(0)
     model = BertForTokenClassification(config(num_labels=3))
-    enable_padding_free(model)
+    enable_padding_free(model, attention, bucket)
     batch = padded_batch()
     reference = model(**batch).logits
     reference.sum().backward()
@@ -162,11 +165,12 @@ def test_metadata_from_the_collator_bucketed_or_not_gives_the_same_outputs_and_g
         torch.testing.assert_close(param.grad, expected_grads[name], atol=1e-6, rtol=1e-5, msg=name)
 
 
-def test_attention_dropout_acts_in_training_only():
+@pytest.mark.parametrize("attention", ["varlen", "repad"])
+def test_attention_dropout_acts_in_training_only(attention):
     torch.manual_seed(0)
     dense = BertForSequenceClassification(config(num_labels=3, attention_probs_dropout_prob=0.5)).eval()
     fast = copy.deepcopy(dense)
-    enable_padding_free(fast)
+    enable_padding_free(fast, attention)
     batch = padded_batch()
     torch.testing.assert_close(fast(**batch).logits, dense(**batch).logits, atol=1e-5, rtol=1e-5)
     fast.train()
@@ -185,6 +189,22 @@ def test_checkpoint_stays_a_plain_bert(tmp_path):
     assert "linkbert" not in json.dumps(saved)
     reloaded = BertForSequenceClassification.from_pretrained(tmp_path).eval()
     torch.testing.assert_close(reloaded(**batch).logits, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_repadded_attention_equals_varlen_attention_with_a_filler_input():
+    """The bucketed layout: 8 real tokens of inputs [3, 1, 4] in a [3, 4] batch plus a filler
+    input of 2 rows that scatters to the spare row; real rows must match the varlen kernel."""
+    from linkbert.padding_free import Packing
+
+    torch.manual_seed(0)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
+    gather, scatter, cu_seqlens = unpad_metadata(mask, bucket=5)
+    query, key, value = (torch.randn(len(gather), 2, 8) for _ in range(3))
+    packing = Packing(gather, scatter, cu_seqlens, 3, 4, 4, mask.bool()[:, None, None, :], "repad")
+    repadded = repadded_attention(query, key, value, packing, dropout=0.0, scale=0.3)
+    reference = varlen_attention(query, key, value, cu_seqlens, 4, dropout=0.0, scale=0.3)
+    torch.testing.assert_close(repadded[:8], reference[:8])
+    assert torch.isfinite(repadded).all()
 
 
 def test_a_model_that_is_not_bert_is_refused():
@@ -277,8 +297,8 @@ def mc_argv(model, tmp_path):
 
 @pytest.mark.parametrize(
     "make,flags",
-    [(qa_argv, ()), (ner_argv, ()), (mc_argv, ()), (ner_argv, ("--padding_free_bucket", "64"))],
-    ids=["qa", "ner", "mc", "ner-bucketed"],
+    [(qa_argv, ()), (ner_argv, ()), (mc_argv, ()), (ner_argv, ("--padding_free_bucket", "64")), (ner_argv, ("--padding_free_attention", "varlen"))],
+    ids=["qa", "ner", "mc", "ner-bucketed", "ner-varlen"],
 )
 def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path, make, flags):
     """Plain SGD keeps float noise at the 1e-6 level, so scores and predictions must agree. QA pads

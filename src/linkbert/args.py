@@ -40,6 +40,11 @@ class ModelArguments:
         default=False,
         metadata={"help": "Run the encoder on real tokens only (variable-length attention), skipping all work on padding; same results (BERT models)"},
     )
+    padding_free_attention: str = field(
+        default="auto",
+        metadata={"help": "With --padding_free, the attention kernel: 'varlen' (SDPA on jagged tensors: flash varlen on CUDA), "
+                  "'repad' (SDPA on a padded copy; everything else stays packed), 'auto' (varlen on CUDA, else repad)"},
+    )  # fmt: skip
     padding_free_bucket: int | None = field(
         default=None,
         metadata={"help": "With --padding_free, round each batch's packed token count up to a multiple of this, so that batches share "
@@ -175,6 +180,8 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     _check_data_args(data_args)
     if model_args.padding_free_bucket is not None and (not model_args.padding_free or model_args.padding_free_bucket < 1):
         raise UsageError(f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of tokens")
+    if model_args.padding_free_attention not in ("auto", "varlen", "repad"):
+        raise UsageError(f"--padding_free_attention {model_args.padding_free_attention}: expected auto, varlen or repad")
     if model_args.padding_free and model_args.attn_implementation not in (None, "sdpa"):
         raise UsageError(f"--padding_free brings its own variable-length attention; drop --attn_implementation {model_args.attn_implementation}")
     return model_args, data_args, training_args

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from types import MethodType
 
 import torch
@@ -62,9 +63,25 @@ def unpad_metadata(attention_mask: torch.Tensor, bucket: int | None = None) -> t
     return gather, scatter, cu_seqlens
 
 
+@dataclass
+class Packing:
+    """What the attention of a packed batch needs, handed to every layer: the unpad_metadata of the
+    batch, its padded shape, the key mask of the padded batch, and which attention kernel to use."""
+
+    gather: torch.Tensor
+    scatter: torch.Tensor
+    cu_seqlens: torch.Tensor
+    batch: int
+    length: int
+    max_seqlen: int  # longest packed input: the padded length, or the bucket's filler if longer
+    key_mask: torch.Tensor  # bool [B, 1, 1, L]
+    attention: str  # "varlen" or "repad"
+
+
 def varlen_attention(query, key, value, cu_seqlens: torch.Tensor, max_seqlen: int, dropout: float, scale: float) -> torch.Tensor:
     """Attention within each input of a packed batch: query/key/value [T, heads, head_dim], input i
-    owning rows cu_seqlens[i]:cu_seqlens[i+1]; returns [T, heads, head_dim]."""
+    owning rows cu_seqlens[i]:cu_seqlens[i+1]; returns [T, heads, head_dim]. SDPA on jagged nested
+    tensors: flash / memory-efficient varlen kernels on CUDA (PyTorch loops over inputs on CPU)."""
     offsets = cu_seqlens.to(torch.int64)
 
     def jagged(tensor):  # [B, heads, {length}, head_dim]
@@ -75,17 +92,34 @@ def varlen_attention(query, key, value, cu_seqlens: torch.Tensor, max_seqlen: in
     return output.transpose(1, 2).values()
 
 
+def repadded_attention(query, key, value, packing: Packing, dropout: float, scale: float) -> torch.Tensor:
+    """The same attention computed on a padded copy: query/key/value [T, heads, head_dim] are
+    scattered back to [B, heads, L, head_dim], attended with the key mask, and gathered again. The
+    layers' matrix multiplies stay padding-free; only attention sees padding. Plain tensors and
+    fixed index maps, so torch.compile traces it on any device."""
+
+    def padded(tensor):
+        rows = tensor.new_zeros(packing.batch * packing.length + 1, *tensor.shape[1:]).index_copy(0, packing.scatter, tensor)
+        return rows[:-1].view(packing.batch, packing.length, *tensor.shape[1:]).transpose(1, 2)
+
+    output = F.scaled_dot_product_attention(padded(query), padded(key), padded(value), attn_mask=packing.key_mask, dropout_p=dropout, scale=scale)
+    return output.transpose(1, 2).reshape(packing.batch * packing.length, *query.shape[1:])[packing.gather]
+
+
 def _attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs):
     """transformers' attention interface. BertSelfAttention hands over [1, heads, T, head_dim]
     (the packed batch as one row); returns ([1, T, heads, head_dim], no weights). Called without
-    packing metadata (a forward that bypassed the padding-free path), it is plain SDPA."""
-    cu_seqlens = kwargs.get(CU_SEQLENS_KEY)
-    if cu_seqlens is None:
+    packing (a forward that bypassed the padding-free path), it is plain SDPA."""
+    packing: Packing | None = kwargs.get("packing")
+    if packing is None:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling)
     packed = [tensor[0].transpose(0, 1) for tensor in (query, key, value)]  # [T, heads, head_dim]
-    output = varlen_attention(*packed, cu_seqlens, kwargs["max_seqlen"], dropout, scaling)
+    if packing.attention == "repad":
+        output = repadded_attention(*packed, packing, dropout, scaling)
+    else:
+        output = varlen_attention(*packed, packing.cu_seqlens, packing.max_seqlen, dropout, scaling)
     return output.unsqueeze(0), None
 
 
@@ -97,8 +131,16 @@ def _register() -> None:
     AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
 
 
-def enable_padding_free(model) -> None:
-    """Switch a BERT model (any head) to the padding-free forward, in place."""
+ATTENTION_KERNELS = ("auto", "varlen", "repad")
+
+
+def enable_padding_free(model, attention: str = "auto", bucket: int | None = None) -> None:
+    """Switch a BERT model (any head) to the padding-free forward, in place. `attention`: "varlen"
+    (jagged SDPA), "repad" (attention on a padded copy), or "auto" (varlen on CUDA, else repad).
+    `bucket` must be the one given to PaddingFreeCollator: its filler input can be longer than the
+    padded length, and the varlen kernel must be told the longest input."""
+    if attention not in ATTENTION_KERNELS:
+        raise UsageError(f"--padding_free_attention {attention}: expected one of {', '.join(ATTENTION_KERNELS)}")
     bert = model.base_model
     config = bert.config
     if config.model_type != "bert" or not hasattr(bert, "embeddings") or not hasattr(bert, "encoder"):
@@ -108,8 +150,10 @@ def enable_padding_free(model) -> None:
     _register()
     model.set_attn_implementation(ATTENTION_NAME)
     bert._dense_forward = bert.forward
+    bert._padding_free_attention = attention
+    bert._padding_free_bucket = bucket or 0
     bert.forward = MethodType(_padding_free_forward, bert)
-    logger.info("padding-free encoder enabled: layers run on real tokens only")
+    logger.info("padding-free encoder enabled: layers run on real tokens only (attention: %s)", attention)
 
 
 def _padding_free_forward(
@@ -151,7 +195,13 @@ def _padding_free_forward(
         token_type_ids=token_type_ids.unsqueeze(0),
         position_ids=position_ids.unsqueeze(0),
     )
-    hidden = self.encoder(hidden, attention_mask=None, **{CU_SEQLENS_KEY: cu_seqlens, "max_seqlen": length}).last_hidden_state[0]
+    attention = self._padding_free_attention
+    if attention == "auto":
+        attention = "varlen" if input_ids.is_cuda else "repad"
+    key_mask = attention_mask.bool()[:, None, None, :]
+    max_seqlen = max(length, self._padding_free_bucket)
+    packing = Packing(unpad_indices, repad_indices, cu_seqlens, batch, length, max_seqlen, key_mask, attention)
+    hidden = self.encoder(hidden, attention_mask=None, packing=packing).last_hidden_state[0]
     # one spare row past the batch receives the bucket's filler rows, if any, and is dropped
     sequence_output = hidden.new_zeros(batch * length + 1, hidden.shape[-1]).index_copy(0, repad_indices, hidden)
     sequence_output = sequence_output[:-1].view(batch, length, -1)

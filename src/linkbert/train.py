@@ -112,7 +112,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     model = load_model(model_args, task.model_class, config)
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
-        enable_padding_free(model)
+        enable_padding_free(model, model_args.padding_free_attention, model_args.padding_free_bucket)
         collator = PaddingFreeCollator(collator, model_args.padding_free_bucket)
     splits = build_splits(task, paths, tokenizer, data_args, training_args)
     trainer = TaskTrainer(
