@@ -7,8 +7,10 @@ variable-length attention that keeps each input to itself, and scatter the resul
 [B, L, hidden] before the pooler and the task head. The heads, losses and checkpoints are those of
 the HuggingFace model: same weights, same state dict, same `save_pretrained` output.
 
-Attention runs as PyTorch SDPA on a jagged nested tensor: on CUDA that is the flash /
-memory-efficient varlen kernel (with attention dropout), elsewhere PyTorch's reference math.
+Attention keeps each input to itself in one of two ways: `varlen`, PyTorch SDPA on a jagged nested
+tensor (on CUDA the flash / memory-efficient variable-length kernels, with attention dropout; on CPU
+a loop over the inputs), or `repad`, SDPA with the key mask on a padded copy of query/key/value
+(plain tensors that torch.compile captures whole). `auto` takes varlen on CUDA, repad elsewhere.
 The positions that were padding come out as zeros instead of the values a padded forward computes
 there; nothing downstream reads them (the losses and decoders only look at real tokens).
 
