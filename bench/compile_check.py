@@ -1,6 +1,7 @@
 """How well torch.compile captures a fine-tuning step: graph breaks and recompilations over batches
 of varying length, for the padded model and the padding-free one (with and without bucketing).
 
+On CUDA it first counts the host synchronisations of one eager step (torch.cuda.set_sync_debug_mode).
 A graph break splits the compiled step into pieces with Python (and often a host sync) in between; a
 recompilation per new shape costs seconds each time. Both show up here within a few steps, before
 any long benchmark is spent on a setting. Uses dynamo with the "eager" backend (no code generation),
@@ -51,12 +52,28 @@ def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, de
         variant_bucket = bucket if variant == "padding_free_bucketed" else None
         enable_padding_free(model, attention, variant_bucket)
         collate = PaddingFreeCollator(dict, variant_bucket)
-    compiled = torch.compile(model, backend="eager")
     rng = random.Random(0)
+    syncs = None
+    if device.startswith("cuda"):
+        # one eager step with every device-to-host synchronisation reported as a warning
+        import warnings
+
+        inputs = {key: value.to(device) for key, value in collate(make_batch(rng, batch, max_length, "cpu")).items()}
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                model(**inputs).loss.backward()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        syncs = sum("synchroniz" in str(warning.message) for warning in caught)
+    compiled = torch.compile(model, backend="eager")
     for _ in range(steps):
         inputs = {key: value.to(device) for key, value in collate(make_batch(rng, batch, max_length, "cpu")).items()}
         compiled(**inputs).loss.backward()
     return {
+        "host_syncs_per_eager_step": syncs,
         "graph_breaks": sum(counters["graph_break"].values()),
         "break_reasons": sorted({reason.splitlines()[0][:160] for reason in counters["graph_break"]}),
         "frames_compiled": counters["stats"]["unique_graphs"],
@@ -78,7 +95,8 @@ def main(argv=None) -> None:
     for variant in ("padded", "padding_free", "padding_free_bucketed"):
         report[variant] = check(variant, args.steps, args.batch, args.max_length, args.bucket, args.device, args.attention)
         row = report[variant]
-        print(f"{variant:<22} graph breaks {row['graph_breaks']:>3}   graphs compiled {row['frames_compiled']:>3}")
+        syncs = "" if row["host_syncs_per_eager_step"] is None else f"   host syncs per eager step {row['host_syncs_per_eager_step']}"
+        print(f"{variant:<22} graph breaks {row['graph_breaks']:>3}   graphs compiled {row['frames_compiled']:>3}{syncs}")
         for reason in row["break_reasons"]:
             print(f"    break: {reason}")
     if args.output:

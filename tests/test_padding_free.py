@@ -330,3 +330,20 @@ def test_bucket_without_padding_free_is_one_clear_error(tiny_model, tmp_path, ca
     out = tmp_path / "out"
     assert run_seqcls([*full_run_argv(tiny_model, paths, out), "--padding_free_bucket", "64"]) == 2
     assert_one_line_error(capsys, ["--padding_free_bucket 64", "needs --padding_free"], out)
+
+
+def test_a_padding_free_step_reads_nothing_back_from_the_device():
+    """On the meta device tensors have shapes but no values, so any host sync (.item(), nonzero,
+    a tensor in an `if`) fails there. With the collator's metadata a whole training step (forward,
+    loss, backward) runs on meta; without it the model must count the real tokens itself, and does.
+    (Jagged tensors do not run on meta, so the varlen kernel's syncs are for a GPU to count, with
+    torch.cuda.set_sync_debug_mode.)"""
+    batch = dict(padded_batch(), labels=torch.tensor([0, 1, 2, 0, 1, 2]))
+    model = BertForSequenceClassification(config(num_labels=3)).to("meta")
+    enable_padding_free(model, "repad", bucket=32)
+    with_metadata = PaddingFreeCollator(dict, 32)(batch)
+    loss = model(**{key: value.to("meta") for key, value in with_metadata.items()}).loss
+    loss.backward()
+    assert loss.device.type == "meta" and next(model.parameters()).grad is not None
+    with pytest.raises((NotImplementedError, RuntimeError), match="nonzero"):
+        model(**{key: value.to("meta") for key, value in batch.items()})
