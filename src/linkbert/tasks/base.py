@@ -22,6 +22,8 @@ class Task:
     data_args_class: ClassVar[type[DataArguments]] = DataArguments
     # splits read even when their --do_ switch is off (sequence classification takes its label set from train)
     always_needed: ClassVar[tuple[str, ...]] = ()
+    # labels are one per token (padded with -100) rather than one per input
+    token_labels: ClassVar[bool] = False
 
     def __init__(self, data_args: DataArguments):
         self.data_args = data_args
@@ -48,12 +50,12 @@ class Task:
 
     def collator(self, tokenizer, pad_to_multiple_of: int | None):
         """Pad each batch to its longest input (the original padded every input to max_seq_length;
-        the attention mask makes the results the same); --pad_to_max_length restores the original."""
-        from transformers import DataCollatorWithPadding, default_data_collator
+        the attention mask makes the results the same); with --pad_to_max_length the features are
+        already padded and pass through unchanged, as with the original's default_data_collator."""
+        from linkbert.collate import PaddingCollator
 
-        if self.data_args.pad_to_max_length:
-            return default_data_collator
-        return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+        multiple = None if self.data_args.pad_to_max_length else pad_to_multiple_of
+        return PaddingCollator.for_tokenizer(tokenizer, multiple, token_labels=self.token_labels)
 
     def decode(self, predictions: np.ndarray | tuple, split: Split) -> list[dict]:
         """Turn the model outputs for split.features into one record per example:

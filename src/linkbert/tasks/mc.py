@@ -10,7 +10,6 @@ is scored as the pair (sent1, sent2 + " " + ending_i); the model picks the highe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -69,9 +68,6 @@ class MultipleChoice(Task):
         features["labels"] = list(batch["label"])
         return features
 
-    def collator(self, tokenizer, pad_to_multiple_of: int | None):
-        return MultipleChoiceCollator(tokenizer, pad_to_multiple_of)
-
     # ----- outputs -----
     def decode(self, predictions, split: Split) -> list[dict]:
         logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
@@ -83,30 +79,3 @@ class MultipleChoice(Task):
 
     def score(self, records: list[dict]) -> dict[str, float]:
         return classification.accuracy([r["prediction"] for r in records], [r["label"] for r in records])
-
-
-@dataclass
-class MultipleChoiceCollator:
-    """Pads all options of a batch to the longest one (rounded up to pad_to_multiple_of) and shapes
-    the batch [batch, options, length] with int64 labels, as the original's collator did. Features
-    already padded to max_seq_length (--pad_to_max_length) pass through at that length."""
-
-    tokenizer: object
-    pad_to_multiple_of: int | None = None
-
-    def __call__(self, features: list[dict]) -> dict:
-        import torch
-        from transformers.data.data_collator import pad_without_fast_tokenizer_warning
-
-        labels = torch.tensor([feature["labels"] for feature in features], dtype=torch.int64)
-        options = len(features[0]["input_ids"])
-        flat = [
-            {key: value[option] for key, value in feature.items() if key != "labels"}
-            for feature in features
-            for option in range(options)
-        ]
-        # the warning it silences says __call__ is faster, but these inputs are already token ids
-        batch = pad_without_fast_tokenizer_warning(self.tokenizer, flat, padding=True, pad_to_multiple_of=self.pad_to_multiple_of, return_tensors="pt")
-        batch = {key: tensor.view(len(features), options, -1) for key, tensor in batch.items()}
-        batch["labels"] = labels
-        return batch

@@ -40,6 +40,7 @@ class TokenClassification(Task):
     data_args_class = TokClsDataArguments
     # the label list is the set of train tags, so train is read even for eval/predict-only runs
     always_needed: ClassVar[tuple[str, ...]] = ("train",)
+    token_labels = True  # padded with -100, so padding is never trained on or evaluated
 
     def __init__(self, data_args: TokClsDataArguments):
         super().__init__(data_args)
@@ -115,12 +116,6 @@ class TokenClassification(Task):
             for index, tags in enumerate(batch[self.tag_field])
         ]
         return features
-
-    def collator(self, tokenizer, pad_to_multiple_of: int | None):
-        from transformers import DataCollatorForTokenClassification
-
-        # pads labels with -100 too, so padding is never trained on or evaluated
-        return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_to_multiple_of, label_pad_token_id=IGNORE)
 
     # ----- outputs -----
     def decode(self, predictions, split: Split) -> list[dict]:
