@@ -14,6 +14,13 @@ from test_seqcls_e2e import make_splits, relation_example
 run_seqcls = load_entry_point("seqcls/run_seqcls.py")
 
 
+def failure_report(result) -> str:
+    """What a failed torchrun printed that explains it: every rank's error lines, then the tail."""
+    output = result.stdout + result.stderr
+    lines = [line for line in output.splitlines() if any(word in line for word in ("Error", "error:", "Traceback", "terminate", "Signal"))]
+    return "\n".join(lines[:40]) + "\n...\n" + output[-2000:]
+
+
 def seqcls_args(tiny_model, paths, out, *extra):
     return [
         *full_run_argv(tiny_model, paths, out),
@@ -31,7 +38,7 @@ def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
            str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, ddp)]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, failure_report(result)
     for name in ("predict_results.json", "eval_results.json", "all_results.json"):
         single_keys = set(json.loads((single / name).read_text()))
         assert set(json.loads((ddp / name).read_text())) == single_keys, name
@@ -97,7 +104,7 @@ def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path, ex
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
            str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra)]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, failure_report(result)
     assert "runs as PyTorch FSDP" in result.stdout + result.stderr
     trained = load_file(out / "model.safetensors")
     initial = load_file(tiny_model / "model.safetensors")

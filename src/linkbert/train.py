@@ -83,7 +83,19 @@ def run(task_class: type[Task], argv: list[str] | None = None) -> int:
     """Entry point of every fine-tuning script: returns the exit status; errors meant for the user
     (bad data, bad flags, a checkpoint that cannot be found) print one line, not a traceback."""
     argv = sys.argv[1:] if argv is None else argv
-    return report_errors(lambda: _run(task_class, argv))
+    try:
+        return report_errors(lambda: _run(task_class, argv))
+    finally:
+        close_process_group()
+
+
+def close_process_group() -> None:
+    """Under torchrun, take the process group down before the interpreter exits, so that no rank's
+    communication backend is torn down by garbage collection while its peer is still connected."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _run(task_class: type[Task], argv: list[str]) -> None:
