@@ -165,6 +165,16 @@ def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_mod
         assert results[f"{key}_precision"] == pytest.approx(precision_score(y_true, y_pred, zero_division=0))
         assert results[f"{key}_recall"] == pytest.approx(recall_score(y_true, y_pred))
         assert results[f"{key}_accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    # the original's test_outputs.json: logits [N, L, C], label ids (-100 off the first pieces) and
+    # each token's word index (None for [CLS] and [SEP])
+    outputs = json.loads((out / "test_outputs.json").read_text())
+    records, gold = read_jsonl(out / "predict_predictions.jsonl"), read_jsonl(paths["test"])
+    logits, label_ids = np.asarray(outputs["predictions"]), np.asarray(outputs["label_ids"])
+    assert logits.shape[0] == len(gold) and logits.shape[2] == 5
+    for row, (record, words, sentence) in enumerate(zip(records, outputs["word_ids"], gold)):
+        kept = label_ids[row] != -100
+        assert [config["id2label"][str(i)] for i in logits[row][kept].argmax(axis=-1)] == record["prediction"]
+        assert words[0] is None and words[-1] is None and max(w for w in words if w is not None) == len(sentence["tokens"]) - 1
     # entity = word identity is easy to learn; the coin-flip "beta" keeps a perfect score out of reach
     assert 0.6 <= json.loads((out / "predict_results.json").read_text())["test_f1"] < 1.0
 

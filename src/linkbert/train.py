@@ -6,7 +6,8 @@ Order matters for the user's safety: arguments are parsed, every record of every
 validated, and only then is the output directory checked, the model loaded and anything written.
 After training the run writes, like the HuggingFace examples, `train_results.json`,
 `eval_results.json` (keys `eval_*`), `predict_results.json` (keys `test_*`), `all_results.json`,
-and per example `eval_predictions.jsonl` / `predict_predictions.jsonl` with id, prediction, label.
+per example `eval_predictions.jsonl` / `predict_predictions.jsonl` with id, prediction, label, and
+the files a task adds (QA's n-best answers, the original's raw-logit `test_outputs.json`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class TaskTrainer(Trainer):
         self.task = task
         self.eval_split = eval_split
         self.last_records: dict[str, list[dict]] = {}
+        self.last_outputs: dict[str, object] = {}  # the raw EvalLoopOutput (logits, label_ids)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         if eval_dataset is not None:
@@ -69,6 +71,7 @@ class TaskTrainer(Trainer):
         )
         records = self.task.decode(output.predictions, split)
         self.last_records[metric_key_prefix] = records
+        self.last_outputs[metric_key_prefix] = output
         metrics = dict(output.metrics)
         if records and all(record["label"] is not None for record in records):
             metrics.update({f"{metric_key_prefix}_{key}": value for key, value in self.task.score(records).items()})
@@ -154,12 +157,13 @@ def evaluate_and_write(trainer: TaskTrainer, task: Task, split: Split, name: str
     prefix, file_prefix = RESULT_NAMES[name]
     logger.info("*** %s on %s ***", "Evaluate" if name == "validation" else "Predict", split.path)
     metrics = trainer.evaluate() if name == "validation" else trainer.predict_split(split, prefix)
-    metrics[f"{file_prefix}_samples"] = len(split.examples)
+    metrics[f"{file_prefix}_samples"] = task.sample_count(split)
     trainer.log_metrics(file_prefix, metrics)
     trainer.save_metrics(file_prefix, metrics)
     if trainer.is_world_process_zero():
         records = trainer.last_records[prefix]
-        write_predictions(Path(trainer.args.output_dir), file_prefix, records, task.extra_outputs(file_prefix, records, split))
+        extra = task.extra_outputs(file_prefix, records, split, trainer.last_outputs[prefix])
+        write_predictions(Path(trainer.args.output_dir), file_prefix, records, extra)
     return metrics
 
 

@@ -66,8 +66,13 @@ class Task:
         """The task metric computed from decoded records, keys without the eval_/test_ prefix."""
         raise NotImplementedError
 
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split) -> dict[str, Any]:
-        """Further files to write beside `<prefix>_predictions.jsonl` (name -> JSON-able object)."""
+    def sample_count(self, split: Split) -> int:
+        """What the results files report as `eval_samples` / `predict_samples`: the examples."""
+        return len(split.examples)
+
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict[str, Any]:
+        """Further files to write beside `<prefix>_predictions.jsonl` (name -> JSON-able object);
+        `output` is the Trainer's raw output for the split (predictions = logits, label_ids)."""
         return {}
 
     def max_length(self, tokenizer) -> int:
@@ -76,3 +81,14 @@ class Task:
         limit = min(tokenizer.model_max_length, 1024)
         wanted = self.data_args.max_seq_length
         return limit if wanted is None else min(wanted, limit)
+
+
+def raw_outputs(output, **extra) -> dict[str, Any]:
+    """The original scripts' `*_outputs.json`: the model's raw logits and the label ids, as nested
+    lists (rows padded with -100 where the Trainer padded them across batches), plus `extra`."""
+
+    def plain(array):
+        return None if array is None else np.asarray(array).tolist()
+
+    predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    return {"predictions": plain(predictions), "label_ids": plain(output.label_ids), **extra}

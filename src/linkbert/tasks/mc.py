@@ -17,7 +17,7 @@ import numpy as np
 from linkbert.data import Split, require
 from linkbert.errors import FieldError
 from linkbert.metrics import classification
-from linkbert.tasks.base import Task
+from linkbert.tasks.base import Task, raw_outputs
 
 
 class MultipleChoice(Task):
@@ -79,3 +79,7 @@ class MultipleChoice(Task):
 
     def score(self, records: list[dict]) -> dict[str, float]:
         return classification.accuracy([r["prediction"] for r in records], [r["label"] for r in records])
+
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
+        # as the original: the prediction split's option logits [N, k] and label ids
+        return {"predict_outputs.json": raw_outputs(output)} if prefix == "predict" else {}

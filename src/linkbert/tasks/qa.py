@@ -127,7 +127,11 @@ class ExtractiveQA(Task):
     def score(self, records: list[dict]) -> dict[str, float]:
         return squad_scores({r["id"]: r["prediction"] for r in records}, {r["id"]: r["label"] for r in records})
 
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split) -> dict:
+    def sample_count(self, split: Split) -> int:
+        """The original run_qa reports the number of windows (features), not of questions."""
+        return len(split.features)
+
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
         decoded = self._nbest[split.name]
         outputs = {f"{prefix}_predictions.json": decoded.predictions, f"{prefix}_nbest_predictions.json": decoded.nbest}
         if decoded.null_score_diffs is not None:

@@ -18,7 +18,7 @@ from linkbert.args import DataArguments
 from linkbert.data import Split, require
 from linkbert.errors import FieldError, UsageError
 from linkbert.metrics import classification
-from linkbert.tasks.base import Task
+from linkbert.tasks.base import Task, raw_outputs
 
 SINGLE, REGRESSION, MULTI = "single_label_classification", "regression", "multi_label_classification"
 
@@ -176,6 +176,10 @@ class SequenceClassification(Task):
     def score(self, records: list[dict]) -> dict[str, float]:
         metric = METRICS[self.metric_name][1]
         return metric(self, [r["id"] for r in records], [r["prediction"] for r in records], [r["label"] for r in records])
+
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
+        # as the original: the test split's logits and label ids
+        return {"test_outputs.json": raw_outputs(output)} if prefix == "predict" else {}
 
     def indices(self, labels) -> list[int]:
         return [self._index[label] for label in labels]

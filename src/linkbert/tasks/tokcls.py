@@ -19,7 +19,7 @@ from linkbert.args import DataArguments
 from linkbert.data import Split, require
 from linkbert.errors import FieldError
 from linkbert.metrics.ner import ner_metrics
-from linkbert.tasks.base import Task
+from linkbert.tasks.base import Task, raw_outputs
 
 IGNORE = -100  # the label id PyTorch's cross-entropy and the original evaluation skip
 
@@ -115,6 +115,8 @@ class TokenClassification(Task):
             align_labels(features.word_ids(index), [self.label2id[tag] for tag in tags], self.data_args.label_all_tokens).tolist()
             for index, tags in enumerate(batch[self.tag_field])
         ]
+        # kept for test_outputs.json, as the original did (the Trainer drops it before collation)
+        features["word_ids"] = [features.word_ids(index) for index in range(len(features["input_ids"]))]
         return features
 
     # ----- outputs -----
@@ -141,6 +143,10 @@ class TokenClassification(Task):
             entity_level=self.data_args.return_entity_level_metrics,
             macro=self.data_args.return_macro_metrics,
         )
+
+    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
+        # as the original: the test split's logits [N, L, C], label ids and each token's word index
+        return {"test_outputs.json": raw_outputs(output, word_ids=list(split.features["word_ids"]))} if prefix == "predict" else {}
 
 
 def align_labels(word_ids: list[int | None], tag_ids: list[int], label_all_tokens: bool = False) -> np.ndarray:
