@@ -323,13 +323,21 @@ def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_pa
     assert_one_line_error(capsys, ["--padding_free", "--attn_implementation eager"], out)
 
 
-def test_bucket_without_padding_free_is_one_clear_error(tiny_model, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags,fragments",
+    [
+        (["--padding_free_bucket", "64"], ["--padding_free_bucket 64", "needs --padding_free"]),
+        (["--padding_free", "--padding_free_attention", "flash"], ["--padding_free_attention flash", "auto, varlen, repad"]),
+    ],
+    ids=["bucket-alone", "unknown-kernel"],
+)
+def test_inconsistent_padding_free_flags_are_one_clear_error(tiny_model, tmp_path, capsys, flags, fragments):
     import test_seqcls_e2e as seqcls
 
     paths = seqcls.make_splits(tmp_path, seqcls.relation_example)
     out = tmp_path / "out"
-    assert run_seqcls([*full_run_argv(tiny_model, paths, out), "--padding_free_bucket", "64"]) == 2
-    assert_one_line_error(capsys, ["--padding_free_bucket 64", "needs --padding_free"], out)
+    assert run_seqcls([*full_run_argv(tiny_model, paths, out), *flags]) == 2
+    assert_one_line_error(capsys, fragments, out)
 
 
 def test_a_padding_free_step_reads_nothing_back_from_the_device():

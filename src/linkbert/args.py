@@ -18,6 +18,7 @@ from pathlib import Path
 from transformers import HfArgumentParser, TrainingArguments
 
 from linkbert.errors import UsageError
+from linkbert.padding_free import ATTENTION_KERNELS
 
 logger = logging.getLogger(__name__)
 
@@ -180,8 +181,8 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     _check_data_args(data_args)
     if model_args.padding_free_bucket is not None and (not model_args.padding_free or model_args.padding_free_bucket < 1):
         raise UsageError(f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of tokens")
-    if model_args.padding_free_attention not in ("auto", "varlen", "repad"):
-        raise UsageError(f"--padding_free_attention {model_args.padding_free_attention}: expected auto, varlen or repad")
+    if model_args.padding_free_attention not in ATTENTION_KERNELS:
+        raise UsageError(f"--padding_free_attention {model_args.padding_free_attention}: expected one of {', '.join(ATTENTION_KERNELS)}")
     if model_args.padding_free and model_args.attn_implementation not in (None, "sdpa"):
         raise UsageError(f"--padding_free brings its own variable-length attention; drop --attn_implementation {model_args.attn_implementation}")
     return model_args, data_args, training_args

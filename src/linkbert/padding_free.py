@@ -38,6 +38,7 @@ ATTENTION_NAME = "linkbert_varlen"
 INDICES_KEY = "unpad_indices"
 SCATTER_KEY = "repad_indices"
 CU_SEQLENS_KEY = "cu_seqlens"
+ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
 # CPU SDPA on jagged tensors goes through a strided nested tensor, which warns about its status
 warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype stage")
@@ -131,9 +132,6 @@ def _register() -> None:
 
     AttentionInterface.register(ATTENTION_NAME, _attention_forward)
     AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
-
-
-ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
 
 def enable_padding_free(model, attention: str = "auto", bucket: int | None = None) -> None:
