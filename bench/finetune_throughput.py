@@ -2,7 +2,9 @@
 
 Runs `linkbert.train.run` (the code behind run_seqcls.py / run_qa.py) for a fixed number of steps on
 a randomly initialised BERT and a synthetic dataset whose lengths follow a clipped normal
-distribution, once per setting:
+distribution, once per setting. The `squad-base` shape is the MRQA SQuAD recipe through the QA task
+(batch 12, windows of 384, evaluation with n-best decoding; QA pads to max_seq_length by default, as
+the original); the others go through sequence classification:
 
   original         fp16 (fp32 on CPU), eager attention, every input padded to max_seq_length, unfused AdamW
   defaults         bf16 where supported, SDPA, dynamic padding, fused AdamW (cuDNN attention off on CUDA)
@@ -59,7 +61,13 @@ SHAPES = {
     "base-cls": (12, 768, 12, 3072, 512, 16, 300, 110, 32),  # BLURB pair task: lengths ~ N(300, 110)
     "large-cls": (24, 1024, 16, 4096, 512, 16, 300, 110, 32),
     "large-qa": (24, 1024, 16, 4096, 512, 16, 512, 0, 512),
+    # the MRQA SQuAD recipe itself through run_qa: batch 12, windows of 384, question + context
+    # ~ N(175, 60) tokens (SQuAD v1.1 paragraphs), evaluation with n-best decoding
+    "squad-base": (12, 768, 12, 3072, 384, 12, 175, 60, 64),
+    "tiny-qa": (2, 64, 2, 128, 128, 16, 80, 30, 24),
 }
+QA_SHAPES = {"squad-base", "tiny-qa"}  # the others run run_seqcls on single sentences
+QUESTION_WORDS = 10
 SETTINGS = ("original", "defaults", "compile", "padfree", "padfree-compile")
 SAME_RESULTS_SETTINGS = ("original", "defaults", "padfree")
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
@@ -81,6 +89,24 @@ def write_data(directory: Path, lengths: list[int], rng: random.Random, learnabl
             pool = WORDS[label::2] if learnable else WORDS
             words = [rng.choice(pool) for _ in range(max(1, length - 2))]  # [CLS] and [SEP] make up the length
             handle.write(json.dumps({"id": str(index), "sentence": " ".join(words), "label": str(label)}) + "\n")
+    return path
+
+
+def write_qa_data(directory: Path, lengths: list[int], rng: random.Random) -> Path:
+    """SQuAD-style records whose question + context + 3 special tokens make up the given lengths
+    (each word one token), so that every example is exactly one window: the answer is a 2-word span
+    of the context."""
+    path = directory / "train.json"
+    with open(path, "w", encoding="utf-8") as handle:
+        for index, length in enumerate(lengths):
+            question = " ".join(rng.choice(WORDS) for _ in range(QUESTION_WORDS))
+            context_words = [rng.choice(WORDS) for _ in range(max(4, length - QUESTION_WORDS - 3))]
+            first = rng.randrange(len(context_words) - 1)
+            context = " ".join(context_words)
+            start = len(" ".join(context_words[:first])) + (1 if first else 0)
+            answer = " ".join(context_words[first : first + 2])
+            record = {"id": str(index), "question": question, "context": context, "answers": {"text": [answer], "answer_start": [start]}}
+            handle.write(json.dumps(record) + "\n")
     return path
 
 
@@ -124,8 +150,9 @@ def is_padding_free(name: str) -> bool:
 
 
 class BatchRecorder:
-    """Wraps a collator; appends "padded real" token counts of each batch it builds to `path` (one
-    short write per batch, in whichever process collates: no device work, no host sync)."""
+    """Wraps a collator; appends one line per batch it builds to `path`: the padded length, then
+    each row's real length (one short write per batch, in whichever process collates: no device
+    work, no host sync)."""
 
     def __init__(self, collator, path: Path):
         self.collator = collator
@@ -136,21 +163,23 @@ class BatchRecorder:
 
         batch = self.collator(features)
         mask = torch.as_tensor(batch["attention_mask"])
+        rows = mask.reshape(-1, mask.shape[-1])
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(f"{mask.numel()} {int(mask.sum())}\n")
+            handle.write(" ".join(map(str, [rows.shape[1], *rows.sum(dim=1).tolist()])) + "\n")
         return batch
 
 
-def recording_task(path: Path) -> type:
-    """SequenceClassification whose collator (built inside `run`, after padding is chosen) is
-    wrapped in a BatchRecorder writing to `path`."""
+def recording_task(path: Path, shape: str) -> type:
+    """The shape's task (ExtractiveQA or SequenceClassification) with its collator (built inside
+    `run`, after padding is chosen) wrapped in a BatchRecorder writing to `path`."""
+    from linkbert.tasks.qa import ExtractiveQA
     from linkbert.tasks.seqcls import SequenceClassification
 
-    class RecordingSequenceClassification(SequenceClassification):
+    class Recording(ExtractiveQA if shape in QA_SHAPES else SequenceClassification):
         def collator(self, tokenizer, pad_to_multiple_of):
             return BatchRecorder(super().collator(tokenizer, pad_to_multiple_of), path)
 
-    return RecordingSequenceClassification
+    return Recording
 
 
 def train_flops(model_dir: Path, lengths: list[int]) -> float:
@@ -175,26 +204,28 @@ def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, s
         "--learning_rate", "2e-5", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
         "--log_level", "warning", "--seed", "42", "--max_eval_samples", str(4 * batch),
         "--dataloader_num_workers", "2" if cuda else "0",
+        *(["--doc_stride", str(max_len // 3)] if shape in QA_SHAPES else []),  # the recipe: 128 of 384
         *setting_flags(name, cuda, bf16_ok), *extra,
     ]  # fmt: skip
     batches_file = out.parent / f"{out.name}.batches"
     batches_file.unlink(missing_ok=True)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    status = run(recording_task(batches_file), argv)
+    status = run(recording_task(batches_file, shape), argv)
     if status != 0:
         raise RuntimeError(f"setting {name}: linkbert.train.run exited with status {status} (its error line is above)")
     results = json.loads((out / "all_results.json").read_text())
     state = json.loads((out / "trainer_state.json").read_text())
-    counts = [tuple(map(int, line.split())) for line in batches_file.read_text().splitlines()]
+    batches = [list(map(int, line.split())) for line in batches_file.read_text().splitlines()]
     eval_batches = math.ceil(results["eval_samples"] / batch)
-    train_counts = counts[: len(counts) - eval_batches]
-    if len(train_counts) != state["global_step"]:
+    train_batches = batches[: len(batches) - eval_batches]
+    if len(train_batches) != state["global_step"]:
         raise RuntimeError(
-            f"setting {name}: {len(counts)} collated batches for {state['global_step']} training steps and {eval_batches} evaluation "
+            f"setting {name}: {len(batches)} collated batches for {state['global_step']} training steps and {eval_batches} evaluation "
             f"batches; the token counts are exact only when the train set is exactly --max_steps batches (no extra flags changing that)"
         )  # fmt: skip
-    padded, real = sum(count[0] for count in train_counts), sum(count[1] for count in train_counts)
+    train_lengths = [length for batch_line in train_batches for length in batch_line[1:]]
+    padded, real = sum(line[0] * (len(line) - 1) for line in train_batches), sum(train_lengths)
     return {
         "seconds": results["train_runtime"] + results.get("eval_runtime", 0.0),
         "train_seconds": results["train_runtime"],
@@ -203,7 +234,9 @@ def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, s
         "encoder_tokens": real if is_padding_free(name) else padded,
         "peak_memory_gb": (torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30,
         "accuracy": results.get("eval_accuracy"),
+        "f1": results.get("eval_f1"),
         "eval_loss": results.get("eval_loss"),
+        "train_lengths": train_lengths,
     }
 
 
@@ -248,8 +281,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_dir = build_model(tmp, args.shape)
-        data = write_data(tmp, lengths, random.Random(1))
-        flops = train_flops(model_dir, lengths)
+        data = (write_qa_data if args.shape in QA_SHAPES else write_data)(tmp, lengths, random.Random(1))
         peak = peak_flops(info["device"])
         for name in args.settings:
             start = time.time()
@@ -261,12 +293,14 @@ def main(argv=None) -> int:
                 failed.append(name)
                 write_report(report, args.output)
                 continue
+            # the useful work: real tokens of the windows the Trainer really trained on
+            flops = train_flops(model_dir, row.pop("train_lengths"))
             row.update(
                 wall_seconds_incl_setup=time.time() - start,
                 real_tokens_per_s=row["real_tokens"] / row["train_seconds"],
                 padded_tokens_per_s=row["padded_tokens"] / row["train_seconds"],
                 encoder_tokens_per_s=row["encoder_tokens"] / row["train_seconds"],
-                samples_per_s=len(lengths) / row["seconds"],
+                samples_per_s=args.steps * batch / row["seconds"],
                 mfu=(flops / row["train_seconds"] / peak) if peak else None,
             )
             report["settings"][name] = row

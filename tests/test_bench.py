@@ -1,0 +1,35 @@
+"""The fine-tuning benchmark's bookkeeping (not its speed): token counts of the batches the Trainer
+really built, on a shape small enough for the CPU."""
+
+import json
+import random
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+
+import finetune_throughput  # noqa: E402
+import summarize  # noqa: E402
+
+
+def test_token_counts_and_report_of_a_qa_run(tmp_path, capsys):
+    output = tmp_path / "report.json"
+    steps = 3
+    status = finetune_throughput.main(["--shape", "tiny-qa", "--steps", str(steps), "--settings", "original,padfree", "--learnable_steps", "0", "--output", str(output)])
+    assert status == 0
+    report = json.loads(output.read_text())
+    _, _, _, _, max_length, batch, mean, std, low = finetune_throughput.SHAPES["tiny-qa"]
+    # the benchmark draws its lengths from Random(0); each word of the synthetic data is one token
+    lengths = finetune_throughput.synthetic_lengths(random.Random(0), steps * batch, mean, std, low, max_length)
+    original, padfree = report["settings"]["original"], report["settings"]["padfree"]
+    # QA pads every window to max_seq_length; every example is one window
+    assert original["padded_tokens"] == steps * batch * max_length
+    assert original["real_tokens"] == padfree["real_tokens"] == sum(lengths)
+    assert original["encoder_tokens"] == original["padded_tokens"]
+    assert padfree["encoder_tokens"] == padfree["real_tokens"]
+    assert original["speedup_vs_original"] == 1.0
+    capsys.readouterr()
+    assert summarize.main([str(output)]) == 0
+    table = capsys.readouterr().out
+    assert "| original" in table and "| padfree" in table and "tiny-qa: 3 steps x batch 16" in table
