@@ -12,6 +12,8 @@ the files a task adds (QA's n-best answers, the original's raw-logit `test_outpu
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -179,6 +181,13 @@ def write_predictions(output_dir: Path, file_prefix: str, records: list[dict], e
 def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, training_args) -> dict[str, Split]:
     """Load each validated split and tokenize it with the task (batched, in
     --preprocessing_num_workers processes, cached by datasets' fingerprinting)."""
+    from datasets.fingerprint import Hasher
+
+    # The cache key of a tokenized split, taken before any tokenization: the tokenizer's own state
+    # changes once it has truncated (so hashing it later would miss the cache whenever train came
+    # from it), and datasets hashes a bound method by reference (so a new version of featurize
+    # would reuse stale features) - hence the source of the whole package is part of the key.
+    code_and_settings = Hasher.hash([Hasher.hash(task), Hasher.hash(tokenizer), package_source_hash()])
     splits = {}
     for name, path in paths.items():
         if not getattr(training_args, SPLITS[name][1]):
@@ -189,6 +198,7 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
             features = examples.map(
                 partial(task.featurize, tokenizer=tokenizer, split=name),
                 batched=True,
+                new_fingerprint=Hasher.hash([examples._fingerprint, name, code_and_settings]),
                 num_proc=data_args.preprocessing_num_workers,
                 remove_columns=examples.column_names,
                 load_from_cache_file=not data_args.overwrite_cache,
@@ -196,6 +206,16 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
             )
         splits[name] = Split(name, path, examples, features)
     return splits
+
+
+@functools.cache
+def package_source_hash() -> str:
+    """A digest of every module of the linkbert package, as this run imports them."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def resolve_checkpoint(training_args) -> str | None:
