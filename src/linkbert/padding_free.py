@@ -40,9 +40,6 @@ SCATTER_KEY = "repad_indices"
 CU_SEQLENS_KEY = "cu_seqlens"
 ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
-# CPU SDPA on jagged tensors goes through a strided nested tensor, which warns about its status
-warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype stage")
-
 
 def unpad_metadata(attention_mask: torch.Tensor, bucket: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For a [..., L] 0/1 mask (leading dimensions flattened as BertForMultipleChoice does):
@@ -148,6 +145,8 @@ def enable_padding_free(model, attention: str = "auto", bucket: int | None = Non
     if config.is_decoder or config.add_cross_attention:
         raise UsageError("--padding_free supports bidirectional encoders only, not a decoder configuration")
     _register()
+    # CPU SDPA on jagged tensors goes through a strided nested tensor, which warns about its status
+    warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors is in prototype stage")
     model.set_attn_implementation(ATTENTION_NAME)
     bert._dense_forward = bert.forward
     bert._padding_free_attention = attention
