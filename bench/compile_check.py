@@ -45,7 +45,9 @@ def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, de
     torch._dynamo.reset()
     counters.clear()
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, num_labels=3, attn_implementation="sdpa")
+    config = BertConfig(
+        vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, num_labels=3, attn_implementation="sdpa"
+    )
     model = BertForSequenceClassification(config).to(device)
     collate = dict
     if variant != "padded":

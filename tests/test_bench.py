@@ -16,8 +16,8 @@ import summarize  # noqa: E402
 def test_token_counts_and_report_of_a_qa_run(tmp_path, capsys):
     output = tmp_path / "report.json"
     steps = 3
-    status = finetune_throughput.main(["--shape", "tiny-qa", "--steps", str(steps), "--settings", "original,padfree", "--learnable_steps", "0", "--output", str(output)])
-    assert status == 0
+    argv = ["--shape", "tiny-qa", "--steps", str(steps), "--settings", "original,padfree", "--learnable_steps", "0", "--output", str(output)]
+    assert finetune_throughput.main(argv) == 0
     report = json.loads(output.read_text())
     _, _, _, _, max_length, batch, mean, std, low = finetune_throughput.SHAPES["tiny-qa"]
     # the benchmark draws its lengths from Random(0); each word of the synthetic data is one token

@@ -45,7 +45,9 @@ def test_left_padding_follows_the_tokenizer():
 
 def random_features(rng, count, label, lengths=(3, 40), options=None):
     def tokens(length):
-        return {"input_ids": [2] + [rng.randint(5, 150) for _ in range(length - 2)] + [3], "token_type_ids": [0] * (length // 2) + [1] * (length - length // 2), "attention_mask": [1] * length}
+        input_ids = [2] + [rng.randint(5, 150) for _ in range(length - 2)] + [3]
+        token_type_ids = [0] * (length // 2) + [1] * (length - length // 2)
+        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": [1] * length}
 
     features = []
     for _ in range(count):

@@ -262,7 +262,8 @@ def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, 
     paths = seqcls.make_splits(tmp_path, seqcls.pair_example, sizes=(96, 32, 32))
 
     def argv(out, extra):
-        flags = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3", "--num_train_epochs", "12", "--metric_name", "accuracy"]
+        flags = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3", "--num_train_epochs", "12"]
+        flags += ["--metric_name", "accuracy"]
         return [*full_run_argv(no_dropout_model, paths, out), *flags, *FAST_FLAGS, *extra]
 
     padded, padding_free = both_runs(run_seqcls, argv, tmp_path)
@@ -275,7 +276,10 @@ def qa_argv(model, tmp_path):
     import test_qa_e2e
 
     rng = random.Random(3)
-    paths = {split: write_jsonl(tmp_path / f"{split}.json", [test_qa_e2e.qa_example(rng, f"{split}{i}") for i in range(n)]) for split, n in (("train", 32), ("dev", 12), ("test", 12))}
+    paths = {
+        split: write_jsonl(tmp_path / f"{split}.json", [test_qa_e2e.qa_example(rng, f"{split}{i}") for i in range(n)])
+        for split, n in (("train", 32), ("dev", 12), ("test", 12))
+    }
     return test_qa_e2e.run_qa, lambda out, extra: test_qa_e2e.qa_args(model, paths, out, "--learning_rate", "5e-2", "--no_pad_to_max_length", *extra)
 
 
