@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from conftest import VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
 from transformers import BertConfig, BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
 
 from linkbert.errors import UsageError
@@ -237,11 +237,12 @@ def no_dropout_model(tmp_path_factory):
     return build_tiny_bert(tmp_path_factory.mktemp("nodrop") / "tiny", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=0)
 
 
-def both_runs(run, make_argv, tmp_path, padding_free_flags=("--padding_free",)):
+def both_runs(run, tmp_path, padding_free_flags=("--padding_free",)):
+    """`run(output_dir, extra_flags)` once padded and once padding-free; the two output dirs."""
     outputs = {}
     for name, extra in (("padded", []), ("padding_free", list(padding_free_flags))):
         outputs[name] = tmp_path / name
-        assert run(make_argv(outputs[name], extra)) == 0
+        assert run(outputs[name], extra) == 0
     return outputs["padded"], outputs["padding_free"]
 
 
@@ -261,18 +262,21 @@ def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, 
 
     paths = seqcls.make_splits(tmp_path, seqcls.pair_example, sizes=(96, 32, 32))
 
-    def argv(out, extra):
-        flags = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3", "--num_train_epochs", "12"]
-        flags += ["--metric_name", "accuracy"]
-        return [*full_run_argv(no_dropout_model, paths, out), *flags, *FAST_FLAGS, *extra]
+    def run(out, extra):
+        return seqcls.run(no_dropout_model, paths, out, "--metric_name", "accuracy", *extra, epochs=12, lr="3e-3")
 
-    padded, padding_free = both_runs(run_seqcls, argv, tmp_path)
+    padded, padding_free = both_runs(run, tmp_path)
     assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
     assert json.loads((padding_free / "predict_results.json").read_text())["test_accuracy"] >= 0.85  # chance is 0.5
     assert_same_metrics(padded, padding_free, "predict", rel=1e-3)
 
 
-def qa_argv(model, tmp_path):
+# each: a run of the entry point on its own test module's data, at a learning rate for plain SGD
+# (later flags override the module's own)
+SGD = ("--optim", "sgd", "--learning_rate", "5e-2")
+
+
+def qa_run(model, tmp_path):
     import test_qa_e2e
 
     rng = random.Random(3)
@@ -280,28 +284,26 @@ def qa_argv(model, tmp_path):
         split: write_jsonl(tmp_path / f"{split}.json", [test_qa_e2e.qa_example(rng, f"{split}{i}") for i in range(n)])
         for split, n in (("train", 32), ("dev", 12), ("test", 12))
     }
-    return test_qa_e2e.run_qa, lambda out, extra: test_qa_e2e.qa_args(model, paths, out, "--learning_rate", "5e-2", "--no_pad_to_max_length", *extra)
+    return lambda out, extra: test_qa_e2e.run_qa(test_qa_e2e.qa_args(model, paths, out, *SGD, "--no_pad_to_max_length", *extra))
 
 
-def ner_argv(model, tmp_path):
+def ner_run(model, tmp_path):
     import test_tokcls
 
     paths = test_tokcls.make_splits(tmp_path)
-    flags = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--learning_rate", "5e-2", "--num_train_epochs", "2"]
-    return test_tokcls.run_ner, lambda out, extra: [*full_run_argv(model, paths, out), *flags, *FAST_FLAGS, *extra]
+    return lambda out, extra: test_tokcls.run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
 
 
-def mc_argv(model, tmp_path):
+def mc_run(model, tmp_path):
     import test_mc
 
     paths = test_mc.make_splits(tmp_path)
-    flags = ["--max_seq_length", "32", "--per_device_train_batch_size", "8", "--learning_rate", "5e-2", "--num_train_epochs", "2"]
-    return test_mc.run_mc, lambda out, extra: [*full_run_argv(model, paths, out), *flags, *FAST_FLAGS, *extra]
+    return lambda out, extra: test_mc.run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
 
 
 @pytest.mark.parametrize(
     "make,flags",
-    [(qa_argv, ()), (ner_argv, ()), (mc_argv, ()), (ner_argv, ("--padding_free_bucket", "64")), (ner_argv, ("--padding_free_attention", "varlen"))],
+    [(qa_run, ()), (ner_run, ()), (mc_run, ()), (ner_run, ("--padding_free_bucket", "64")), (ner_run, ("--padding_free_attention", "varlen"))],
     ids=["qa", "ner", "mc", "ner-bucketed", "ner-varlen"],
 )
 def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path, make, flags):
@@ -310,9 +312,7 @@ def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path,
     (the softmax spans padding, which the padded run computes and the padding-free run leaves at
     the bias; see test_qa_features for why QA pads to max_seq_length by default), too little to
     move a score or a prediction at this scale."""
-    run, make_argv = make(no_dropout_model, tmp_path)
-    sgd = lambda out, extra: make_argv(out, ["--optim", "sgd", *extra])  # noqa: E731
-    padded, padding_free = both_runs(run, sgd, tmp_path, ("--padding_free", *flags))
+    padded, padding_free = both_runs(make(no_dropout_model, tmp_path), tmp_path, ("--padding_free", *flags))
     assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
     assert_same_metrics(padded, padding_free, "predict", rel=1e-4)
     assert_same_metrics(padded, padding_free, "eval", rel=1e-4)
