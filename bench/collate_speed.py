@@ -77,7 +77,7 @@ def per_call_ms(function, repeats: int) -> float:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--output")
     args = parser.parse_args(argv)

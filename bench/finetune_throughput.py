@@ -262,7 +262,7 @@ def peak_flops(device: str) -> float | None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--shape", choices=SHAPES, default="tiny")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--settings", type=settings_list, default=",".join(SETTINGS), help=f"comma-separated, from: {', '.join(SETTINGS)}")

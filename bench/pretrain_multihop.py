@@ -221,7 +221,7 @@ def exact_match(model, tokenizer, examples: list[dict]) -> float:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="LinkBERT vs BERT-style pretraining on a synthetic cross-document task")
+    parser = argparse.ArgumentParser(description="LinkBERT vs BERT-style pretraining on a synthetic cross-document task", allow_abbrev=False)
     parser.add_argument("--output_dir", default="runs/bench/pretrain_multihop")
     parser.add_argument("--people", type=int, default=8000)
     parser.add_argument("--cities", type=int, default=2000)

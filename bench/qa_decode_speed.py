@@ -64,7 +64,7 @@ def synthetic_split(num_examples: int, seq_len: int, doc_stride: int, rng: np.ra
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--num_examples", type=int, default=10_000)
     parser.add_argument("--seq_len", type=int, default=384)
     parser.add_argument("--doc_stride", type=int, default=128)

@@ -50,7 +50,7 @@ def synthetic_examples(num_examples: int, context_words: int, rng: np.random.Gen
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--num_examples", type=int, default=100_000)
     parser.add_argument("--num_proc", type=int, default=None, help="datasets.map worker processes (default: none)")
     parser.add_argument("--features", choices=["train", "eval"], default="train")

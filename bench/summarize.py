@@ -27,7 +27,7 @@ REPORT_KEYS = {"shape", "steps", "batch", "max_seq_length", "mean_length", "devi
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("files", nargs="*", type=Path, help="result files (default: bench/results/*.json)")
     args = parser.parse_args(argv)
     files = args.files or sorted(RESULTS.glob("*.json"))

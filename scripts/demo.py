@@ -91,7 +91,7 @@ def pretrain_and_finetune(output_root: Path, data_root: Path) -> tuple[str, str,
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--output_dir", default=str(ROOT / "demo_runs"))
     parser.add_argument("--data_dir", default=str(ROOT / "demo" / "sample_data"))
     parser.add_argument("--pretrain", action="store_true", help="also pretrain LinkBERT on demo/pretrain/ and fine-tune the result")

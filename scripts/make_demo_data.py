@@ -116,7 +116,7 @@ TASKS = {
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--output_dir", default="demo/sample_data")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ from linkbert.results.report import make_tables  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="holds <task_dir>/<model>/predict_results.json")
     parser.add_argument("--output_dir", type=Path, default=Path("tables"), help="<family>.md, .csv, .png go here")
     parser.add_argument("--no_plots", action="store_true", help="skip the PNG bar charts (no matplotlib needed)")

@@ -13,7 +13,7 @@ from linkbert.tiny import build_tiny_bert, texts_from_files  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--text_files", nargs="+", required=True, help="JSON-lines or plain-text files to train the vocabulary on")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--vocab_size", type=int, default=1000)

@@ -18,7 +18,7 @@ from linkbert.errors import report_errors  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     raw_default = Path("raw_data/blurb/data_generation/data")
     parser.add_argument("--raw_dir", type=Path, default=raw_default, help="BLURB's data_generation/data folder")
     parser.add_argument("--output_dir", type=Path, default=Path("data"), help="seqcls/ and tokcls/ are written here")

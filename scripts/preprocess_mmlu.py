@@ -16,7 +16,7 @@ from linkbert.preprocess.mc import convert_mmlu  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/mmlu"), help="holds data/<split>/<subject>_<split>.csv")
     parser.add_argument("--output_dir", type=Path, default=Path("data/mc"), help="mmlu_hf/<subject>/ is written here")
     parser.add_argument(

@@ -17,7 +17,7 @@ from linkbert.preprocess.mrqa import DATASETS, convert_all  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/mrqa"), help="holds {train,dev}/<X>.jsonl[.gz]")
     parser.add_argument("--splits_dir", type=Path, default=Path("scripts/inhouse_splits"), help="holds inhouse_split_<d>.json")
     parser.add_argument("--output_dir", type=Path, default=Path("data/qa"), help="<d>_hf/ folders are written here")

@@ -84,3 +84,25 @@ def test_hub_datasets_and_non_json_files_are_refused():
         parse_args(SeqClsDataArguments, base + ["--dataset_name", "glue"])
     with pytest.raises(UsageError, match="JSON-lines"):
         parse_args(SeqClsDataArguments, base + ["--train_file", "train.csv"])
+
+
+@pytest.mark.parametrize("typo", [["--num_train_epoch", "1"], ["--learning_rat", "1e-5"], ["--per_device_train_batch", "4"]])
+def test_abbreviated_flags_are_refused_by_name(typo):
+    base = ["--model_name_or_path", "m", "--output_dir", "o"]
+    with pytest.raises(UsageError, match="not used") as caught:
+        parse_args(SeqClsDataArguments, base + typo)
+    assert typo[0] in str(caught.value)
+
+
+def test_output_dir_is_required():
+    with pytest.raises(UsageError, match="--output_dir is required"):
+        parse_args(SeqClsDataArguments, ["--model_name_or_path", "m", "--do_train"])
+
+
+def test_pretraining_refuses_abbreviations_too():
+    from linkbert.pretrain.args import parse_args as parse_pretrain_args
+
+    base = ["--train_dir", "d", "--output_dir", "o", "--model_name_or_path", "m"]
+    assert parse_pretrain_args(base + ["--max_steps", "5"]).max_steps == 5
+    with pytest.raises(UsageError, match="--max_step"):
+        parse_pretrain_args(base + ["--max_step", "5"])

@@ -193,7 +193,13 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(setup,
 def test_resume_to_more_steps_and_refusals(setup, tmp_path, capsys):
     out = tmp_path / "run"
     assert run_pretrain(pretrain_argv(setup, out)) == 0
-    assert run_pretrain(pretrain_argv(setup, out, "--max_steps", "8", "--save_steps", "100")) == 0
+    capsys.readouterr()
+    # a rerun with other settings does not silently continue the old run
+    assert run_pretrain(pretrain_argv(setup, out, "--max_steps", "8", "--save_steps", "100")) == 2
+    err = capsys.readouterr().err
+    assert "max_steps: 6 -> 8" in err and "save_steps" not in err and "--overwrite_output_dir" in err
+    # naming the checkpoint says "continue this run for longer"
+    assert run_pretrain(pretrain_argv(setup, out, "--max_steps", "8", "--save_steps", "100", "--resume_from_checkpoint", "last")) == 0
     assert json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())["global_step"] == 8
     # a directory with files but no checkpoint is not overwritten silently
     (tmp_path / "busy").mkdir()

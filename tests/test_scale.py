@@ -69,6 +69,42 @@ def test_resumed_run_reaches_the_same_final_step(tiny_model, tmp_path):
     assert (crashed / "predict_results.json").is_file()
 
 
+def warnings_logged(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelname == "WARNING" and record.name == "linkbert"]
+
+
+def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_a_warning(tiny_model, tmp_path, capsys, caplog):
+    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    out = tmp_path / "run"
+    args = seqcls_args(tiny_model, paths, out, "--num_train_epochs", "1")
+    args[args.index("--save_strategy") + 1 : args.index("--save_strategy") + 2] = ["steps", "--save_steps", "2"]
+    assert run_seqcls(args) == 0
+    saved = json.loads((out / "checkpoint-4" / "run_settings.json").read_text())
+    assert saved["learning_rate"] == 1e-3 and saved["per_device_train_batch_size"] == 4 and saved["seed"] == 42
+    assert saved["train_file"]["path"] == str(paths["train"].resolve())
+    capsys.readouterr()
+
+    # a new learning rate and seed into the same folder: one line naming both, nothing touched
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert run_seqcls([*args, "--learning_rate", "5e-4", "--seed", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert "learning_rate: 0.001 -> 0.0005" in err[0] and "seed: 42 -> 3" in err[0]
+    assert "--overwrite_output_dir" in err[0] and "--output_dir" in err[0]
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+    # the same settings: resumes from the newest checkpoint, announced at warning level
+    caplog.clear()
+    assert run_seqcls(args) == 0
+    assert any(message.startswith(f"Resuming from {out / 'checkpoint-4'} (step 4)") for message in warnings_logged(caplog))
+
+    # naming the checkpoint explicitly continues with changed settings, and says what changed
+    caplog.clear()
+    assert run_seqcls([*args, "--num_train_epochs", "2", "--resume_from_checkpoint", str(out / "checkpoint-4")]) == 0
+    assert any("num_train_epochs: 1.0 -> 2.0" in message for message in warnings_logged(caplog))
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 8
+
+
 def test_tensorboard_reporting_writes_event_files(tiny_model, tmp_path):
     paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "out"

@@ -78,10 +78,17 @@ class DataArguments:
 
 @dataclass
 class LinkBertTrainingArguments(TrainingArguments):
+    # transformers 5 trains into ./trainer_output without it; the original required the flag
+    output_dir: str | None = field(default=None, metadata={"help": "Where the model, checkpoints, results and predictions are written (required)"})
     overwrite_output_dir: bool = field(
         default=False,
         metadata={"help": "Train from scratch even if output_dir already holds files or checkpoints (removed from transformers 5; kept for the recipes)"},
     )
+
+    def __post_init__(self):
+        if not self.output_dir:
+            raise ValueError("--output_dir is required: the folder where the model, results and predictions are written")
+        super().__post_init__()
 
 
 # Boolean flags of transformers 4.9 that no longer exist and are not needed any more.
@@ -166,7 +173,7 @@ def _fsdp_flags(mode: str) -> list[str]:
 def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     """Parse argv (or a single .json file of arguments, as the HF scripts allow) into
     (ModelArguments, DataArguments subclass, LinkBertTrainingArguments)."""
-    parser = HfArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments))
+    parser = HfArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments), allow_abbrev=False)
     if len(argv) == 1 and argv[0].endswith(".json"):
         with open(argv[0], encoding="utf-8") as handle:
             argv = _argv_from_mapping(json.load(handle))

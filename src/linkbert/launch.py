@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--" not in argv:
         raise SystemExit("usage: python -m linkbert.launch --entry SCRIPT --log FILE --per_device_train_batch_size N --gradient_accumulation_steps K -- ARGS")
     split = argv.index("--")
-    parser = argparse.ArgumentParser(description="Launch one recipe job")
+    parser = argparse.ArgumentParser(description="Launch one recipe job", allow_abbrev=False)
     parser.add_argument("--entry", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--per_device_train_batch_size", type=int, required=True)

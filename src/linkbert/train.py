@@ -22,7 +22,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint, speed_metrics
 
 from linkbert.args import parse_args
@@ -31,6 +31,7 @@ from linkbert.errors import UsageError, report_errors
 from linkbert.jsonl import atomic_output
 from linkbert.models import load_config, load_model, load_tokenizer
 from linkbert.padding_free import PaddingFreeCollator, enable_padding_free
+from linkbert.resume import check_resume, checkpoint_step, file_identity, local_identity, save_settings
 from linkbert.tasks.base import Task
 
 logger = logging.getLogger("linkbert")
@@ -47,6 +48,14 @@ class TaskTrainer(Trainer):
 
     def __init__(self, *args, task: Task, eval_split: Split | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The original's step loss is the mean of its micro-batches' mean losses. transformers 5 sets
+        # `model_accepts_loss_kwargs` when the model's forward takes **kwargs (every BERT head does) and
+        # then expects the model to normalise by `num_items_in_batch`: it skips the division by the
+        # accumulation count in `training_step` and, under DDP, multiplies the loss by the number of
+        # processes (`average_tokens_across_devices`). The BERT heads ignore `num_items_in_batch` and
+        # return a plain mean, so with the flag set the backpropagated and logged loss would be
+        # accumulation-count (and world-size) times too large. Turning it off restores the division.
+        self.model_accepts_loss_kwargs = False
         self.task = task
         self.eval_split = eval_split
         self.last_records: dict[str, list[dict]] = {}
@@ -115,8 +124,11 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         task.finish_check(name)
         logger.info("%s: %d examples in %s", name, count, path)
 
-    # 2. Only now look at output_dir: resume, refuse, or start fresh.
+    # 2. Only now look at output_dir: resume (with the same settings only), refuse, or start fresh.
+    settings = run_settings(model_args, data_args, training_args)
     checkpoint = resolve_checkpoint(training_args)
+    if checkpoint is not None and training_args.do_train:
+        check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(training_args.resume_from_checkpoint))
     from transformers import set_seed
 
     set_seed(training_args.seed)
@@ -141,6 +153,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         processing_class=tokenizer,
         data_collator=collator,
         task=task,
+        callbacks=[SaveRunSettings(settings)],
     )
 
     if training_args.do_train:
@@ -218,6 +231,39 @@ def package_source_hash() -> str:
     return digest.hexdigest()
 
 
+def run_settings(model_args, data_args, training_args) -> dict:
+    """The settings that shape training, saved with every checkpoint: a resume with any of them
+    changed would continue one run with another's optimizer state and data position."""
+
+    def plain(value):  # enums (scheduler, optimizer) as their names
+        return getattr(value, "value", value)
+
+    names = (
+        "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+        "world_size", "seed", "weight_decay", "warmup_steps", "lr_scheduler_type", "optim", "max_grad_norm",
+    )  # fmt: skip
+    settings = {name: plain(getattr(training_args, name)) for name in names}
+    settings.update(
+        model_name_or_path=local_identity(model_args.model_name_or_path),
+        train_file=file_identity(data_args.train_file),
+        max_seq_length=data_args.max_seq_length,
+        max_train_samples=data_args.max_train_samples,
+    )
+    return settings
+
+
+class SaveRunSettings(TrainerCallback):
+    """Writes the run's settings into every checkpoint the Trainer saves."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            save_settings(folder, self.settings)
+
+
 def resolve_checkpoint(training_args) -> str | None:
     """The original's rule: a training run into a non-empty output_dir resumes from its last
     checkpoint, or stops unless --overwrite_output_dir; an explicit --resume_from_checkpoint wins."""
@@ -228,7 +274,6 @@ def resolve_checkpoint(training_args) -> str | None:
         return None
     last = get_last_checkpoint(str(output_dir))
     if last is not None:
-        logger.info("Resuming training from %s (pass --overwrite_output_dir to start over)", last)
         return last
     if any(output_dir.iterdir()):
         raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")

@@ -20,7 +20,7 @@ from linkbert.pretrain.convert import convert_pubmed  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--input", nargs="+", required=True, help="JSON-lines files or directories of them")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument("--include_title", action="store_true", help="Put the title before the abstract in the text (default: abstract only)")

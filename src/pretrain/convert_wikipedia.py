@@ -20,7 +20,7 @@ from linkbert.pretrain.convert import convert_wikipedia  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--input", nargs="+", required=True, help="WikiExtractor output files or directories")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument("--redirects", default=None, help="Optional TSV of redirects: source title<TAB>target title")

@@ -52,7 +52,7 @@ def parse_args(argv: list[str]) -> PretrainArguments:
 
     from linkbert.args import translate_legacy_flags
 
-    parser = HfArgumentParser(PretrainArguments)
+    parser = HfArgumentParser(PretrainArguments, allow_abbrev=False)
     try:
         (args,) = parser.parse_args_into_dataclasses(args=translate_legacy_flags(argv), look_for_args_file=False)
     except ValueError as err:

@@ -34,7 +34,7 @@ logger = logging.getLogger("linkbert.pretrain")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="build_pairs.py", description="Build LinkBERT pretraining instances (contiguous / random / linked segment pairs) from a linked corpus.")
+    parser = argparse.ArgumentParser(prog="build_pairs.py", description="Build LinkBERT pretraining instances (contiguous / random / linked segment pairs) from a linked corpus.", allow_abbrev=False)
     parser.add_argument("--corpus", required=True, help="JSON-lines corpus: id, text, links[, title] per line (see linkbert.pretrain)")
     parser.add_argument("--tokenizer", required=True, help="Directory (or Hub id) of the fast tokenizer of the model to pretrain")
     parser.add_argument("--output_dir", required=True, help="Where the shards and manifest.json are written")

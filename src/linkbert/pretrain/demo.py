@@ -56,7 +56,7 @@ def run_pretrain_demo(output_dir: str | Path, *, corpus: str | Path = DEMO_CORPU
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Tiny LinkBERT pretraining on demo/pretrain/corpus.jsonl")
+    parser = argparse.ArgumentParser(description="Tiny LinkBERT pretraining on demo/pretrain/corpus.jsonl", allow_abbrev=False)
     parser.add_argument("--output_dir", default="demo_runs/pretrain")
     parser.add_argument("--corpus", default=str(DEMO_CORPUS))
     parser.add_argument("--steps", type=int, default=40)

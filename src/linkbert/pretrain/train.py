@@ -38,6 +38,7 @@ from linkbert.pretrain.model import LinkBertForPreTraining, from_config
 from linkbert.pretrain.pairs import PAIR_TYPES
 from linkbert.pretrain.shards import read_manifest, shard_paths, vocab_sha256
 from linkbert.pretrain.stream import MappedStream, StreamingStream
+from linkbert.resume import check_resume, checkpoint_step, local_identity, save_settings
 
 logger = logging.getLogger("linkbert.pretrain")
 LOG_FILE = "pretrain_log.jsonl"
@@ -155,11 +156,27 @@ def resolve_checkpoint(args: PretrainArguments) -> str | None:
     if args.overwrite_output_dir or not output_dir.is_dir():
         return None
     if last is not None:
-        logger.info("resuming from %s (pass --overwrite_output_dir to start over)", last)
         return str(last)
     if any(output_dir.iterdir()):
         raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")
     return None
+
+
+def run_settings(args: PretrainArguments, manifest: dict, world_size: int) -> dict:
+    """The settings that shape pretraining, saved with every checkpoint (see linkbert.resume)."""
+    names = (
+        "learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "warmup_steps",
+        "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "mlm_probability", "streaming",
+    )  # fmt: skip
+    settings = {name: getattr(args, name) for name in names}
+    settings.update(
+        world_size=world_size,
+        model_name_or_path=local_identity(args.model_name_or_path),
+        config_name=local_identity(args.config_name),
+        tokenizer_name=local_identity(args.tokenizer_name),
+        train_dir={"path": local_identity(args.train_dir), "num_pairs": manifest.get("num_pairs")},
+    )
+    return settings
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
@@ -173,7 +190,7 @@ def checkpoint_steps(output_dir: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
 
 
-def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, scaler, stream, collator, env: Dist, args: PretrainArguments) -> None:
+def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, scaler, stream, collator, env: Dist, args: PretrainArguments, settings: dict) -> None:
     """checkpoint-STEP, written under a temporary name by all ranks and renamed by rank 0."""
     final = output_dir / f"checkpoint-{step}"
     tmp = output_dir / f".checkpoint-{step}.tmp"
@@ -186,6 +203,7 @@ def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, sc
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
         write_json(tmp / "trainer_state.json", {"global_step": step, "max_steps": args.max_steps, "epoch": stream.epochs_done(), "world_size": env.world_size})
+        save_settings(tmp, settings)
     barrier(env)
     torch.save(rank_state(stream, collator), tmp / f"rng_state_{env.rank}.pth")
     barrier(env)
@@ -382,7 +400,10 @@ def train(args: PretrainArguments) -> dict:
     env = setup_distributed()
     output_dir = Path(args.output_dir)
     manifest = read_manifest(args.train_dir)
+    settings = run_settings(args, manifest, env.world_size)
     checkpoint = resolve_checkpoint(args)
+    if checkpoint is not None:
+        check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(args.resume_from_checkpoint))
     tokenizer = load_tokenizer(args)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)  # heads missing from the checkpoint (DRP) start the same every run
@@ -416,10 +437,10 @@ def train(args: PretrainArguments) -> dict:
             manifest["num_pairs"], manifest["pair_counts"], global_batch, args.per_device_train_batch_size,
             args.gradient_accumulation_steps, env.world_size, step, args.max_steps, env.device,
         )
-    return run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir)
+    return run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings)
 
 
-def run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir) -> dict:
+def run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings) -> dict:
     start_step, started = step, time.time()
     wrapped.train()
     meter = Meter(env.device)
@@ -433,8 +454,8 @@ def run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, ste
         if step % args.logging_steps == 0 or step == args.max_steps:
             last = log_step(output_dir, step, lr, norm, meter, stream, model.config, args, env)
         if step % args.save_steps == 0 and step < args.max_steps:
-            save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args)
-    save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args)
+            save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings)
+    save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings)
     runtime = time.time() - started
     results = {"global_step": step, "train_runtime": runtime, "steps_this_run": step - start_step}
     results.update({k: v for k, v in last.items() if k.startswith(("mlm_", "drp_", "loss"))})
