@@ -10,7 +10,7 @@ TASKS=(medqa mmlu)
 # MMLU: predict only; the entry script still reads a train file (the original passed dev.json).
 mmlu() {
   local data="$DATA_DIR/mc/mmlu_hf/professional_medicine" out="$OUTPUT_DIR/mmlu_professional_medicine_eval/$MODEL"
-  "$PYTHON" -m linkbert.launch --entry "$(entry_script mc)" --log "$out/log.txt" --per_device_train_batch_size 2 -- \
+  "$PYTHON" -m linkbert.tools.launch --entry "$(entry_script mc)" --log "$out/log.txt" --per_device_train_batch_size 2 -- \
     --model_name_or_path "${MEDQA_MODEL_PATH:-$OUTPUT_DIR/medqa_usmle_hf/$MODEL}" \
     --train_file "$data/dev.json" --validation_file "$data/val.json" --test_file "$data/test.json" \
     --do_predict --per_device_eval_batch_size 4 --max_seq_length 512 --fp16 \

@@ -14,12 +14,9 @@ import argparse
 import json
 import platform
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 # name -> (batch size, max length, options per example or None, HF collator kind)
 SHAPES = {
@@ -87,8 +84,8 @@ def main(argv=None) -> None:
     import transformers
     from torch.utils.data import DataLoader
 
-    from linkbert.collate import PaddingCollator
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.finetune.collator import PaddingCollator
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

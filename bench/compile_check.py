@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def make_batch(rng: random.Random, batch: int, max_length: int, device: str):
@@ -40,7 +37,7 @@ def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, de
     from torch._dynamo.utils import counters
     from transformers import BertConfig, BertForSequenceClassification
 
-    from linkbert.padding_free import PaddingFreeCollator, enable_padding_free
+    from linkbert.finetune.padding_free import PaddingFreeCollator, enable_padding_free
 
     torch._dynamo.reset()
     counters.clear()

@@ -1,6 +1,6 @@
 """End-to-end fine-tuning throughput of our real entry path under the original settings and ours.
 
-Runs `linkbert.train.run` (the code behind run_seqcls.py / run_qa.py) for a fixed number of steps on
+Runs `linkbert.finetune.run.run` (the code behind run_seqcls.py / run_qa.py) for a fixed number of steps on
 a randomly initialised BERT and a synthetic dataset whose lengths follow a clipped normal
 distribution, once per setting. The `squad-base` shape is the MRQA SQuAD recipe through the QA task
 (batch 12, windows of 384, evaluation with n-best decoding; QA pads to max_seq_length by default, as
@@ -51,8 +51,6 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 # (layers, hidden, heads, intermediate, max_seq_length, batch, length mean, length std, min length)
 SHAPES = {
@@ -111,7 +109,7 @@ def write_qa_data(directory: Path, lengths: list[int], rng: random.Random) -> Pa
 
 
 def build_model(directory: Path, shape: str) -> Path:
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     layers, hidden, heads, intermediate, max_len = SHAPES[shape][:5]
     return build_tiny_bert(
@@ -172,8 +170,8 @@ class BatchRecorder:
 def recording_task(path: Path, shape: str) -> type:
     """The shape's task (ExtractiveQA or SequenceClassification) with its collator (built inside
     `run`, after padding is chosen) wrapped in a BatchRecorder writing to `path`."""
-    from linkbert.tasks.qa import ExtractiveQA
-    from linkbert.tasks.seqcls import SequenceClassification
+    from linkbert.finetune.tasks.qa import ExtractiveQA
+    from linkbert.finetune.tasks.seqcls import SequenceClassification
 
     class Recording(ExtractiveQA if shape in QA_SHAPES else SequenceClassification):
         def collator(self, tokenizer, pad_to_multiple_of):
@@ -194,7 +192,7 @@ def train_flops(model_dir: Path, lengths: list[int]) -> float:
 def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, steps: int, cuda: bool, bf16_ok: bool, extra: list[str]) -> dict:
     import torch
 
-    from linkbert.train import run
+    from linkbert.finetune.run import run
 
     max_len, batch = SHAPES[shape][4], SHAPES[shape][5]
     argv = [
@@ -213,7 +211,7 @@ def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, s
         torch.cuda.reset_peak_memory_stats()
     status = run(recording_task(batches_file, shape), argv)
     if status != 0:
-        raise RuntimeError(f"setting {name}: linkbert.train.run exited with status {status} (its error line is above)")
+        raise RuntimeError(f"setting {name}: linkbert.finetune.run.run exited with status {status} (its error line is above)")
     results = json.loads((out / "all_results.json").read_text())
     state = json.loads((out / "trainer_state.json").read_text())
     batches = [list(map(int, line.split())) for line in batches_file.read_text().splitlines()]

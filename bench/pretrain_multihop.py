@@ -42,9 +42,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.jsonl import atomic_output, write_jsonl  # noqa: E402
+from linkbert.jsonl import atomic_output, write_jsonl
 
 SYLLABLES = "ka lo mi ra ten vo si du pe zan ol fi ru ba ne ki mo ta lu sa ve di no ga".split()
 TRADES = "baker smith weaver sailor farmer miner potter tailor".split()
@@ -266,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     import torch
 
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     torch.set_num_threads(args.threads)
     out = Path(args.output_dir)

@@ -1,4 +1,4 @@
-"""Time extractive-QA decoding (linkbert.qa.decode.postprocess_predictions) on synthetic data.
+"""Time extractive-QA decoding (linkbert.finetune.tasks.qa.decode.postprocess_predictions) on synthetic data.
 
 Each example has 1-3 windows of `--seq_len` positions laid out as the evaluation features are:
 [CLS], a 16-token question, [SEP], context tokens, [SEP], with consecutive windows sharing
@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.jsonl import atomic_output  # noqa: E402
-from linkbert.qa.decode import postprocess_predictions  # noqa: E402
+from linkbert.jsonl import atomic_output
+from linkbert.finetune.tasks.qa.decode import postprocess_predictions
 
 QUESTION_TOKENS = 16
 WORD_LENGTH = 3  # every synthetic context token is a 3-letter word followed by a space

@@ -1,7 +1,7 @@
 """Time extractive-QA feature building (sliding windows with stride) through datasets.map.
 
 Synthetic examples (a ~10-word question, a ~150-word context, one answer span taken from the
-context) are tokenized by `linkbert.qa.features.prepare_train_features` (or the eval variant) with
+context) are tokenized by `linkbert.finetune.tasks.qa.features.prepare_train_features` (or the eval variant) with
 a tiny WordPiece tokenizer trained here into a temporary directory, through
 `Dataset.map(batched=True, num_proc=...)` as the task module does. Only the map is timed.
 
@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.jsonl import atomic_output  # noqa: E402
-from linkbert.qa.features import prepare_eval_features, prepare_train_features  # noqa: E402
-from linkbert.tiny import build_tiny_bert  # noqa: E402
+from linkbert.jsonl import atomic_output
+from linkbert.finetune.tasks.qa.features import prepare_eval_features, prepare_train_features
+from linkbert.tools.tiny_bert import build_tiny_bert
 
 SYLLABLES = "ka lo mi nu pe ra si to vu we xa yo zi ba co de fi gu ha je".split()
 

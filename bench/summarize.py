@@ -17,9 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from finetune_throughput import format_report  # noqa: E402
+from finetune_throughput import format_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # top-level keys of every finetune_throughput.py result, older ones included

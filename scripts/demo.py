@@ -14,15 +14,12 @@ comparable with the paper.
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from linkbert.tiny import build_tiny_bert, texts_from_files  # noqa: E402
+from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
 
 
 @dataclass
@@ -36,13 +33,13 @@ class DemoStep:
 
 
 STEPS = [
-    DemoStep("ChemProt-like relation (PRF1)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/chemprot_demo_hf", "test_F1", ["--metric_name", "PRF1"]),
-    DemoStep("PubMedQA-like pair (accuracy)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/pubmedqa_demo_hf", "test_accuracy", ["--metric_name", "accuracy"]),
-    DemoStep("BIOSSES-like similarity (Pearson)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/BIOSSES_demo_hf", "test_pearsonr", ["--metric_name", "pearsonr"], epochs=40),
-    DemoStep("HoC-like multi-label (doc F1)", "linkbert.tasks.seqcls:SequenceClassification", "seqcls/HoC_demo_hf", "test_F1", ["--metric_name", "hoc"], epochs=40),
-    DemoStep("MRQA-like extractive QA (F1, 0-100)", "linkbert.tasks.qa:ExtractiveQA", "qa/mrqa_demo_hf", "test_f1", ["--doc_stride", "32"], epochs=15),
-    DemoStep("BC5CDR-like NER (entity F1)", "linkbert.tasks.tokcls:TokenClassification", "tokcls/ner_demo_hf", "test_f1"),
-    DemoStep("MedQA-like multiple choice (accuracy)", "linkbert.tasks.mc:MultipleChoice", "mc/medqa_demo_hf", "test_accuracy", epochs=30),
+    DemoStep("ChemProt-like relation (PRF1)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/chemprot_demo_hf", "test_F1", ["--metric_name", "PRF1"]),
+    DemoStep("PubMedQA-like pair (accuracy)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/pubmedqa_demo_hf", "test_accuracy", ["--metric_name", "accuracy"]),
+    DemoStep("BIOSSES-like similarity (Pearson)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/BIOSSES_demo_hf", "test_pearsonr", ["--metric_name", "pearsonr"], epochs=40),
+    DemoStep("HoC-like multi-label (doc F1)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/HoC_demo_hf", "test_F1", ["--metric_name", "hoc"], epochs=40),
+    DemoStep("MRQA-like extractive QA (F1, 0-100)", "linkbert.finetune.tasks.qa:ExtractiveQA", "qa/mrqa_demo_hf", "test_f1", ["--doc_stride", "32"], epochs=15),
+    DemoStep("BC5CDR-like NER (entity F1)", "linkbert.finetune.tasks.tokcls:TokenClassification", "tokcls/ner_demo_hf", "test_f1"),
+    DemoStep("MedQA-like multiple choice (accuracy)", "linkbert.finetune.tasks.mc:MultipleChoice", "mc/medqa_demo_hf", "test_accuracy", epochs=30),
 ]
 
 
@@ -54,7 +51,7 @@ def load_task(spec: str):
 
 
 def run_step(step: DemoStep, model_dir: Path, output_root: Path, data_root: Path) -> tuple[float, float]:
-    from linkbert.train import run
+    from linkbert.finetune.run import run
 
     data = data_root / step.data_dir
     out = output_root / step.data_dir.split("/")[-1]

@@ -9,12 +9,9 @@ above chance. The files are committed under demo/sample_data/; rerunning this sc
 
 import argparse
 import random
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.jsonl import write_jsonl  # noqa: E402
+from linkbert.jsonl import write_jsonl
 
 SIZES = {"train": 160, "dev": 40, "test": 40}
 FILLER = "in human cells during the study of patients with chronic disease".split()

@@ -12,10 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.errors import report_errors  # noqa: E402
-from linkbert.results.report import make_tables  # noqa: E402
+from linkbert.errors import report_errors
+from linkbert.results.pipeline import make_tables
 
 
 def parse_args(argv=None):

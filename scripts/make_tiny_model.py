@@ -4,12 +4,9 @@
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.tiny import build_tiny_bert, texts_from_files  # noqa: E402
+from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
 
 
 def main(argv=None):

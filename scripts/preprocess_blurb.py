@@ -11,10 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.preprocess.blurb import TASKS, convert_all  # noqa: E402
-from linkbert.errors import report_errors  # noqa: E402
+from linkbert.preprocess.blurb import TASKS, convert_all
+from linkbert.errors import report_errors
 
 
 def parse_args(argv=None):

@@ -9,10 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.errors import report_errors  # noqa: E402
-from linkbert.preprocess.mc import convert_mmlu  # noqa: E402
+from linkbert.errors import report_errors
+from linkbert.preprocess.mc import convert_mmlu
 
 
 def parse_args(argv=None):

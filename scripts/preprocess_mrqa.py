@@ -10,10 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from linkbert.errors import report_errors  # noqa: E402
-from linkbert.preprocess.mrqa import DATASETS, convert_all  # noqa: E402
+from linkbert.errors import report_errors
+from linkbert.preprocess.mrqa import DATASETS, convert_all
 
 
 def parse_args(argv=None):

@@ -3,7 +3,7 @@
 #
 # Overrides: MODEL_PATH (checkpoint dir or Hub id; default michiyasunaga/$MODEL), DATA_DIR (default
 # data), OUTPUT_DIR (default runs), PYTHON (default python), and the launcher's NPROC, NNODES,
-# NODE_RANK, MASTER_ADDR, MASTER_PORT, SHARDED, RESUME, SAVE_STEPS, DRY_RUN (see src/linkbert/launch.py).
+# NODE_RANK, MASTER_ADDR, MASTER_PORT, SHARDED, RESUME, SAVE_STEPS, DRY_RUN (see src/linkbert/tools/launch.py).
 # Unlike the original files (which began with `exit 0` and started every job in the background at
 # once), jobs run one after another, each logging to $OUTPUT_DIR/<task>/$MODEL/log.txt.
 
@@ -32,7 +32,7 @@ job() {
   local family=$1 task=$2 batch=$3 accum=$4
   shift 4
   local data="$DATA_DIR/$family/$task" out="$OUTPUT_DIR/$task/$MODEL"
-  "$PYTHON" -m linkbert.launch --entry "$(entry_script "$family")" --log "$out/log.txt" \
+  "$PYTHON" -m linkbert.tools.launch --entry "$(entry_script "$family")" --log "$out/log.txt" \
     --per_device_train_batch_size "$batch" --gradient_accumulation_steps "$accum" -- \
     --model_name_or_path "$MODEL_PATH" \
     --train_file "$data/train.json" --validation_file "$data/dev.json" --test_file "$data/test.json" \

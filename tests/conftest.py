@@ -34,7 +34,7 @@ def _isolated_caches(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer, hidden-32 BERT with a WordPiece vocabulary trained on VOCAB_TEXT."""
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("tiny") / "tiny-bert", VOCAB_TEXT * 20, vocab_size=200, seed=0)
 

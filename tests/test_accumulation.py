@@ -17,7 +17,7 @@ import torch
 from conftest import VOCAB_TEXT, load_entry_point, write_jsonl
 from safetensors.torch import load_file
 
-from linkbert.tiny import build_tiny_bert
+from linkbert.tools.tiny_bert import build_tiny_bert
 
 WORDS = "the protein binds gene growth tumor cells patients with chronic disease study".split()
 LEARNING_RATE = 0.5

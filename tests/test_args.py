@@ -2,9 +2,9 @@
 
 import pytest
 
-from linkbert.args import parse_args, translate_legacy_flags
+from linkbert.finetune.args import parse_args, translate_legacy_flags
 from linkbert.errors import UsageError
-from linkbert.tasks.seqcls import SeqClsDataArguments
+from linkbert.finetune.tasks.seqcls import SeqClsDataArguments
 
 WD = ["--weight_decay", "0.01", "--adam_beta1", "0.9", "--adam_beta2", "0.98", "--adam_epsilon", "1e-6"]
 # The original BLURB sequence-classification jobs (linkbert-facts.md §3): task, metric flag, max length,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, default_data_collator
 
-from linkbert.collate import PaddingCollator
+from linkbert.finetune.collator import PaddingCollator
 
 
 @pytest.fixture(scope="module")

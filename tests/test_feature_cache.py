@@ -2,8 +2,8 @@
 
 from conftest import FAST_FLAGS, full_run_argv, load_entry_point
 
-import linkbert.train
-from linkbert.tasks.seqcls import SequenceClassification
+import linkbert.finetune.run
+from linkbert.finetune.tasks.seqcls import SequenceClassification
 
 run_seqcls = load_entry_point("seqcls/run_seqcls.py")
 
@@ -28,5 +28,5 @@ def test_tokenized_splits_are_reused_only_by_the_same_package_source(tiny_model,
 
     assert run("first") == ["test", "train", "validation"]
     assert run("second") == []  # same data, tokenizer, flags and code: all three splits from the cache
-    monkeypatch.setattr(linkbert.train, "package_source_hash", lambda: "another version of the code")
+    monkeypatch.setattr(linkbert.finetune.run, "package_source_hash", lambda: "another version of the code")
     assert run("third") == ["test", "train", "validation"]

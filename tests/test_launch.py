@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from linkbert.launch import batch_plan, command, job_arguments
+from linkbert.tools.launch import batch_plan, command, job_arguments
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import FAST_FLAGS, assert_one_line_error, load_entry_point, read_jsonl, write_jsonl
 
-from linkbert.args import DataArguments
-from linkbert.tasks.mc import MultipleChoice
+from linkbert.finetune.args import DataArguments
+from linkbert.finetune.tasks.mc import MultipleChoice
 
 run_mc = load_entry_point("mc/run_multiple_choice.py")
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from linkbert.metrics.classification import accuracy, hoc_document_prf1, mean_squared_error, pearson, prf1_positive_classes
+from linkbert.finetune.metrics.classification import accuracy, hoc_document_prf1, mean_squared_error, pearson, prf1_positive_classes
 
 
 def test_accuracy_counts_exact_matches():

@@ -5,7 +5,7 @@ import math
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from linkbert.metrics.ner import ner_metrics, seqeval_report
+from linkbert.finetune.metrics.ner import ner_metrics, seqeval_report
 
 # Two sentences, two entity types.
 GOLD = [

@@ -10,8 +10,8 @@ from conftest import VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entr
 from transformers import BertConfig, BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
 
 from linkbert.errors import UsageError
-from linkbert.padding_free import PaddingFreeCollator, enable_padding_free, repadded_attention, unpad_metadata, varlen_attention
-from linkbert.tiny import build_tiny_bert
+from linkbert.finetune.padding_free import PaddingFreeCollator, enable_padding_free, repadded_attention, unpad_metadata, varlen_attention
+from linkbert.tools.tiny_bert import build_tiny_bert
 
 LENGTHS = [7, 3, 9, 1, 12, 5]  # real tokens per input; padded length 12
 PAD_LENGTH = 12
@@ -194,7 +194,7 @@ def test_checkpoint_stays_a_plain_bert(tmp_path):
 def test_repadded_attention_equals_varlen_attention_with_a_filler_input():
     """The bucketed layout: 8 real tokens of inputs [3, 1, 4] in a [3, 4] batch plus a filler
     input of 2 rows that scatters to the spare row; real rows must match the varlen kernel."""
-    from linkbert.padding_free import Packing
+    from linkbert.finetune.padding_free import Packing
 
     torch.manual_seed(0)
     mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])

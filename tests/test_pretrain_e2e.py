@@ -37,7 +37,7 @@ def linked_corpus(seed=0):
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     root = tmp_path_factory.mktemp("e2e")
     docs = linked_corpus()

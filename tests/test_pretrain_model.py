@@ -22,7 +22,7 @@ WORDS = "north south river hill town boat sheep wool honey storm bridge lamp fer
 def setup(tmp_path_factory):
     """A tiny BERT (BertForPreTraining weights, 2-way NSP head) trained on a 30-document linked
     corpus, and that corpus built into pairs."""
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     root = tmp_path_factory.mktemp("pretrain_model")
     rng = random.Random(0)
@@ -209,7 +209,7 @@ def test_resume_to_more_steps_and_refusals(setup, tmp_path, capsys):
 
 
 def test_refuses_shards_built_with_another_tokenizer(setup, tmp_path, capsys):
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     other = build_tiny_bert(tmp_path / "other", ["completely different words here"] * 10, vocab_size=60)
     assert run_pretrain(pretrain_argv(setup, tmp_path / "out", "--model_name_or_path", str(other))) == 2

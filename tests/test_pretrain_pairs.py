@@ -247,7 +247,7 @@ def small_build(tmp_path_factory):
     and two builds with the same seed."""
     from transformers import BertTokenizerFast
 
-    from linkbert.tiny import train_wordpiece_vocab
+    from linkbert.tools.tiny_bert import train_wordpiece_vocab
 
     root = tmp_path_factory.mktemp("build")
     rng = random.Random(0)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from linkbert.qa.decode import postprocess_predictions, top_k_positions
+from linkbert.finetune.tasks.qa.decode import postprocess_predictions, top_k_positions
 
 # Word w starts at character 3 * w: "aa"=0, "bb"=3, "cc"=6, "dd"=9, "ee"=12, "ff"=15, "gg"=18.
 CONTEXT = "aa bb cc dd ee ff gg"

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from linkbert.qa.features import answer_token_span, prepare_eval_features, prepare_train_features
-from linkbert.tiny import build_tiny_bert
+from linkbert.finetune.tasks.qa.features import answer_token_span, prepare_eval_features, prepare_train_features
+from linkbert.tools.tiny_bert import build_tiny_bert
 
 WORDS = "river stone maple quiet harbor lantern copper meadow violet thunder silver orchard".split()
 # 120 words, so several 48-token windows; the numbers make every word position distinguishable.
@@ -170,8 +170,8 @@ def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does():
     import torch
     from transformers import BertConfig, BertForQuestionAnswering
 
-    from linkbert.args import parse_args
-    from linkbert.tasks.qa import QADataArguments
+    from linkbert.finetune.args import parse_args
+    from linkbert.finetune.tasks.qa import QADataArguments
 
     _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o"])
     assert data_args.pad_to_max_length is True

@@ -10,8 +10,8 @@ import sys
 import pytest
 from conftest import REPO
 
-from linkbert.args import parse_args
-from linkbert.tasks.base import Task
+from linkbert.finetune.args import parse_args
+from linkbert.finetune.tasks.base import Task
 
 MRQA = {"max_seq_length": 384, "doc_stride": 128, "preprocessing_num_workers": 10, "eval_strategy": "steps", "eval_steps": 1000}
 WD = {"weight_decay": 0.01, "adam_beta2": 0.98, "adam_epsilon": 1e-6}

@@ -8,7 +8,7 @@ import pytest
 from conftest import FAST_FLAGS, VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
 from sklearn.metrics import precision_recall_fscore_support
 
-from linkbert.tiny import build_tiny_bert
+from linkbert.tools.tiny_bert import build_tiny_bert
 
 run_seqcls = load_entry_point("seqcls/run_seqcls.py")
 WORDS = "the protein binds gene growth tumor cells patients with chronic disease study".split()

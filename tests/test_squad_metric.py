@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from linkbert.metrics.squad import exact_match, f1, normalize_answer, squad_scores
+from linkbert.finetune.metrics.squad import exact_match, f1, normalize_answer, squad_scores
 
 
 @pytest.mark.parametrize(

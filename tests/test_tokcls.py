@@ -9,8 +9,8 @@ import pytest
 from conftest import FAST_FLAGS, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
 from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
 
-from linkbert.data import Split
-from linkbert.tasks.tokcls import TokClsDataArguments, TokenClassification
+from linkbert.finetune.data import Split
+from linkbert.finetune.tasks.tokcls import TokClsDataArguments, TokenClassification
 
 run_ner = load_entry_point("tokcls/run_ner.py")
 

@@ -19,12 +19,9 @@ MMLU reuses the MedQA model and only predicts; a train file is still read (for t
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.tasks.mc import MultipleChoice  # noqa: E402
-from linkbert.train import run  # noqa: E402
+from linkbert.finetune.tasks.mc import MultipleChoice
+from linkbert.finetune.run import run
 
 
 def main(argv=None) -> int:

@@ -10,11 +10,8 @@ See linkbert/pretrain/build.py for the stages and linkbert/pretrain/segments.py 
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.pretrain.build import main as build_main  # noqa: E402
+from linkbert.pretrain.build import main as build_main
 
 
 def main(argv=None) -> int:

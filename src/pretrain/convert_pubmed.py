@@ -11,12 +11,9 @@ counted. A PMID seen more than once (MEDLINE update files) keeps its last record
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.errors import report_errors  # noqa: E402
-from linkbert.pretrain.convert import convert_pubmed  # noqa: E402
+from linkbert.errors import report_errors
+from linkbert.pretrain.convert import convert_pubmed
 
 
 def main(argv=None) -> int:

@@ -11,12 +11,9 @@ follows links through redirect pages, which WikiExtractor does not output.
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.errors import report_errors  # noqa: E402
-from linkbert.pretrain.convert import convert_wikipedia  # noqa: E402
+from linkbert.errors import report_errors
+from linkbert.pretrain.convert import convert_wikipedia
 
 
 def main(argv=None) -> int:

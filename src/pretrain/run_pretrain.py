@@ -29,11 +29,8 @@ run_pretrain_linkbert-base.sh wraps all this with the paper's hyperparameters.
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.pretrain.train import main as train_main  # noqa: E402
+from linkbert.pretrain.train import main as train_main
 
 
 def main(argv=None) -> int:

@@ -10,12 +10,9 @@ run_examples_mrqa_linkbert-*.sh for the paper's settings).
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.tasks.qa import ExtractiveQA  # noqa: E402
-from linkbert.train import run  # noqa: E402
+from linkbert.finetune.tasks.qa import ExtractiveQA
+from linkbert.finetune.run import run
 
 
 def main(argv=None) -> int:

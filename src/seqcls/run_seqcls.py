@@ -9,12 +9,9 @@ ChemProt, DDI, GAD, BIOSSES (see run_examples_blurb_biolinkbert-*.sh for the pap
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.tasks.seqcls import SequenceClassification  # noqa: E402
-from linkbert.train import run  # noqa: E402
+from linkbert.finetune.tasks.seqcls import SequenceClassification
+from linkbert.finetune.run import run
 
 
 def main(argv=None) -> int:

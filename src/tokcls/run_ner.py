@@ -11,12 +11,9 @@ run_examples_blurb_biolinkbert-*.sh for the paper's settings). EBM PICO adds --r
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from linkbert.tasks.tokcls import TokenClassification  # noqa: E402
-from linkbert.train import run  # noqa: E402
+from linkbert.finetune.tasks.tokcls import TokenClassification
+from linkbert.finetune.run import run
 
 
 def main(argv=None) -> int:

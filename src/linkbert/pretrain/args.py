@@ -3,7 +3,7 @@
 One dataclass parsed by `HfArgumentParser`, so `--help` lists every flag with its help text and the
 names are the ones HF users type (`--per_device_train_batch_size`, `--warmup_steps`, `--bf16`, ...).
 The original recipes' `--warmup_ratio R` is accepted through the shared translation layer
-(linkbert.args), as elsewhere in the project.
+(linkbert.finetune.args), as elsewhere in the project.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class PretrainArguments:
 def parse_args(argv: list[str]) -> PretrainArguments:
     from transformers import HfArgumentParser
 
-    from linkbert.args import translate_legacy_flags
+    from linkbert.finetune.args import translate_legacy_flags
 
     parser = HfArgumentParser(PretrainArguments, allow_abbrev=False)
     try:

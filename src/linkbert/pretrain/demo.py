@@ -3,7 +3,7 @@
     python -m linkbert.pretrain.demo --output_dir demo_runs/pretrain
 
 On the 30 hand-written linked documents of demo/pretrain/corpus.jsonl it builds a tiny BERT and a
-WordPiece vocabulary from the corpus (linkbert.tiny), runs build_pairs with sentence-sized segments,
+WordPiece vocabulary from the corpus (linkbert.tools.tiny_bert), runs build_pairs with sentence-sized segments,
 and pretrains for a few dozen steps with run_pretrain. The result, output_dir/model, is a standard
 BERT checkpoint that the fine-tuning scripts accept as --model_name_or_path. The same three stages
 by hand:
@@ -31,7 +31,7 @@ def run_pretrain_demo(output_dir: str | Path, *, corpus: str | Path = DEMO_CORPU
     build_pairs manifest and the training results."""
     from linkbert.pretrain.build import main as build_main
     from linkbert.pretrain.train import main as train_main
-    from linkbert.tiny import build_tiny_bert
+    from linkbert.tools.tiny_bert import build_tiny_bert
 
     output_dir = Path(output_dir)
     texts = [json.loads(line)["text"] for line in Path(corpus).read_text(encoding="utf-8").splitlines() if line.strip()]

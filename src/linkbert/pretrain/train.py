@@ -38,7 +38,7 @@ from linkbert.pretrain.model import LinkBertForPreTraining, from_config
 from linkbert.pretrain.pairs import PAIR_TYPES
 from linkbert.pretrain.shards import read_manifest, shard_paths, vocab_sha256
 from linkbert.pretrain.stream import MappedStream, StreamingStream
-from linkbert.resume import check_resume, checkpoint_step, local_identity, save_settings
+from linkbert.runs import check_resume, checkpoint_step, local_identity, save_settings
 
 logger = logging.getLogger("linkbert.pretrain")
 LOG_FILE = "pretrain_log.jsonl"
@@ -163,7 +163,7 @@ def resolve_checkpoint(args: PretrainArguments) -> str | None:
 
 
 def run_settings(args: PretrainArguments, manifest: dict, world_size: int) -> dict:
-    """The settings that shape pretraining, saved with every checkpoint (see linkbert.resume)."""
+    """The settings that shape pretraining, saved with every checkpoint (see linkbert.runs)."""
     names = (
         "learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "warmup_steps",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "mlm_probability", "streaming",

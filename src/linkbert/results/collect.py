@@ -3,7 +3,7 @@
 A run directory without predict_results.json is unfinished and counts as missing, never as 0. A
 results file that is not valid JSON, or lacks the metric, or holds a value that is not a number on the
 expected scale, is also missing and yields a warning naming the file. Used by
-`linkbert.results.report` (`python scripts/make_tables.py`).
+`linkbert.results.pipeline` (`python scripts/make_tables.py`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ bars per model, ours (solid) beside the paper's (hatched), on the 0-100 scale.
 
 matplotlib is an optional dependency (`pip install -e .[plots]`), so it is imported only when a chart
 is drawn. The figure is drawn on the Agg canvas directly, without pyplot, so no GUI backend or global
-figure state is involved. Used by `linkbert.results.report`.
+figure state is involved. Used by `linkbert.results.pipeline`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from linkbert.jsonl import atomic_output
-from linkbert.results.table import TYPE, FamilyTable
+from linkbert.results.comparison import TYPE, FamilyTable
 
 GROUP_WIDTH = 0.8  # share of each task's slot taken by its bars
 

@@ -1,7 +1,7 @@
 """The LinkBERT paper's published numbers, loaded from `paper_results.json` (shipped as package data).
 
 Every number lives in that one file, with the table and section it comes from and notes on values
-that are in doubt (e.g. JNLPBA for PubMedBERT-base). Used by `linkbert.results.table`; nothing here
+that are in doubt (e.g. JNLPBA for PubMedBERT-base). Used by `linkbert.results.comparison`; nothing here
 runs on import:
 
     from linkbert.results.published import load_published

@@ -14,11 +14,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from linkbert.args import DataArguments
-from linkbert.data import Split, require
+from linkbert.finetune.args import DataArguments
+from linkbert.finetune.data import Split, require
 from linkbert.errors import FieldError, UsageError
-from linkbert.metrics import classification
-from linkbert.tasks.base import Task, raw_outputs
+from linkbert.finetune.metrics import classification
+from linkbert.finetune.tasks.base import Task, raw_outputs
 
 SINGLE, REGRESSION, MULTI = "single_label_classification", "regression", "multi_label_classification"
 

@@ -1,9 +1,9 @@
 """Extractive question answering (MRQA: HotpotQA, TriviaQA, SearchQA, NaturalQuestions, NewsQA, SQuAD).
 
 Examples (`id`, `question`, `context`, `answers` = {"text": [...], "answer_start": [...]}) become
-overlapping windows over the context (`linkbert.qa.features`); the model's start/end logits are
-decoded per example across its windows (`linkbert.qa.decode`) and scored with SQuAD v1.1 EM/F1
-(`linkbert.metrics.squad`), as the original run_qa.py + utils_qa.py did. Besides the per-example
+overlapping windows over the context (`linkbert.finetune.tasks.qa.features`); the model's start/end logits are
+decoded per example across its windows (`linkbert.finetune.tasks.qa.decode`) and scored with SQuAD v1.1 EM/F1
+(`linkbert.finetune.metrics.squad`), as the original run_qa.py + utils_qa.py did. Besides the per-example
 `<prefix>_predictions.jsonl`, the original's `<prefix>_predictions.json` (id -> answer) and
 `<prefix>_nbest_predictions.json` are written.
 """
@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from linkbert.args import DataArguments
-from linkbert.data import Split, require
+from linkbert.finetune.args import DataArguments
+from linkbert.finetune.data import Split, require
 from linkbert.errors import FieldError, UsageError
-from linkbert.metrics.squad import squad_scores
-from linkbert.qa.decode import postprocess_predictions
-from linkbert.qa.features import prepare_eval_features, prepare_train_features
-from linkbert.tasks.base import Task
+from linkbert.finetune.metrics.squad import squad_scores
+from linkbert.finetune.tasks.qa.decode import postprocess_predictions
+from linkbert.finetune.tasks.qa.features import prepare_eval_features, prepare_train_features
+from linkbert.finetune.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 SHOWN_MISMATCHES = 5

@@ -25,14 +25,14 @@ from pathlib import Path
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint, speed_metrics
 
-from linkbert.args import parse_args
-from linkbert.data import SPLITS, Split, check_file, load_examples, split_paths
+from linkbert.finetune.args import parse_args
+from linkbert.finetune.data import SPLITS, Split, check_file, load_examples, split_paths
 from linkbert.errors import UsageError, report_errors
 from linkbert.jsonl import atomic_output
-from linkbert.models import load_config, load_model, load_tokenizer
-from linkbert.padding_free import PaddingFreeCollator, enable_padding_free
-from linkbert.resume import check_resume, checkpoint_step, file_identity, local_identity, save_settings
-from linkbert.tasks.base import Task
+from linkbert.finetune.models import load_config, load_model, load_tokenizer
+from linkbert.finetune.padding_free import PaddingFreeCollator, enable_padding_free
+from linkbert.runs import check_resume, checkpoint_step, file_identity, local_identity, save_settings
+from linkbert.finetune.tasks.base import Task
 
 logger = logging.getLogger("linkbert")
 
@@ -224,7 +224,7 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
 @functools.cache
 def package_source_hash() -> str:
     """A digest of every module of the linkbert package, as this run imports them."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the whole linkbert package
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())

@@ -18,8 +18,8 @@ from linkbert.jsonl import atomic_output
 from linkbert.results.collect import OK, RESULTS_FILE, Collection, collect_runs
 from linkbert.results.families import FAMILIES
 from linkbert.results.published import PublishedFamily, load_published
-from linkbert.results.render import to_csv, to_markdown
-from linkbert.results.table import FamilyTable, build_table
+from linkbert.results.text_formats import to_csv, to_markdown
+from linkbert.results.comparison import FamilyTable, build_table
 
 
 def check_published(published: dict[str, PublishedFamily]) -> None:

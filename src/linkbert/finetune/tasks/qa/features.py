@@ -12,7 +12,7 @@ lists) and return a dict of lists with one entry per window, so they are used as
                 fn_kwargs={"tokenizer": tokenizer, "max_seq_length": 384, "doc_stride": 128})
 
 Training windows carry `start_positions` / `end_positions`; evaluation windows carry `example_id`
-and `offset_mapping`, which `linkbert.qa.decode` needs to map token spans back to context text.
+and `offset_mapping`, which `linkbert.finetune.tasks.qa.decode` needs to map token spans back to context text.
 
 Offset sentinel: in evaluation features every position that is not a context token (the question,
 [CLS], [SEP], padding) has the offset `[-1, -1]` (NOT_CONTEXT) instead of the `None` the HF example

@@ -3,7 +3,7 @@
 The shell recipes (run_examples_*.sh) call this with the paper's per-device batch size and gradient
 accumulation for ONE GPU, and the entry script's own flags after `--`:
 
-    python -m linkbert.launch --entry src/seqcls/run_seqcls.py --log runs/chemprot_hf/BioLinkBERT-base/log.txt \
+    python -m linkbert.tools.launch --entry src/seqcls/run_seqcls.py --log runs/chemprot_hf/BioLinkBERT-base/log.txt \
         --per_device_train_batch_size 32 --gradient_accumulation_steps 1 -- --model_name_or_path ... --do_train ...
 
 Environment (all optional): NPROC (processes per node, default 1), NNODES (default 1), NODE_RANK,
@@ -94,7 +94,7 @@ def run_logged(cmd: list[str], log_path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
-        raise SystemExit("usage: python -m linkbert.launch --entry SCRIPT --log FILE --per_device_train_batch_size N --gradient_accumulation_steps K -- ARGS")
+        raise SystemExit("usage: python -m linkbert.tools.launch --entry SCRIPT --log FILE --per_device_train_batch_size N --gradient_accumulation_steps K -- ARGS")
     split = argv.index("--")
     parser = argparse.ArgumentParser(description="Launch one recipe job", allow_abbrev=False)
     parser.add_argument("--entry", required=True)

@@ -15,11 +15,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from linkbert.args import DataArguments
-from linkbert.data import Split, require
+from linkbert.finetune.args import DataArguments
+from linkbert.finetune.data import Split, require
 from linkbert.errors import FieldError
-from linkbert.metrics.ner import ner_metrics
-from linkbert.tasks.base import Task, raw_outputs
+from linkbert.finetune.metrics.ner import ner_metrics
+from linkbert.finetune.tasks.base import Task, raw_outputs
 
 IGNORE = -100  # the label id PyTorch's cross-entropy and the original evaluation skip
 

@@ -1,4 +1,4 @@
-"""The contract between the shared core (`linkbert.train`) and a task module.
+"""The contract between the shared core (`linkbert.finetune.run`) and a task module.
 
 A task answers five questions (DESIGN.md): which fields a split needs and how labels are read
 (`check_record`, `config_overrides`); how an example becomes features (`featurize`); which model
@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from linkbert.args import DataArguments
-from linkbert.data import Split
+from linkbert.finetune.args import DataArguments
+from linkbert.finetune.data import Split
 
 
 class Task:
@@ -52,7 +52,7 @@ class Task:
         """Pad each batch to its longest input (the original padded every input to max_seq_length;
         the attention mask makes the results the same); with --pad_to_max_length the features are
         already padded and pass through unchanged, as with the original's default_data_collator."""
-        from linkbert.collate import PaddingCollator
+        from linkbert.finetune.collator import PaddingCollator
 
         multiple = None if self.data_args.pad_to_max_length else pad_to_multiple_of
         return PaddingCollator.for_tokenizer(tokenizer, multiple, token_labels=self.token_labels)

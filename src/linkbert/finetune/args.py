@@ -18,7 +18,7 @@ from pathlib import Path
 from transformers import HfArgumentParser, TrainingArguments
 
 from linkbert.errors import UsageError
-from linkbert.padding_free import ATTENTION_KERNELS
+from linkbert.finetune.padding_free import ATTENTION_KERNELS
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 for each model our score, the paper's score and the difference (ours - paper), all on 0-100.
 
 Missing scores stay None (rendered "—"), never 0, and each row carries notes saying why a number is
-missing. Used by `linkbert.results.report`; `render` and `plot` only format what is built here.
+missing. Used by `linkbert.results.pipeline`; `render` and `plot` only format what is built here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Format a comparison table (`linkbert.results.table.FamilyTable`) as Markdown or CSV.
+"""Format a comparison table (`linkbert.results.comparison.FamilyTable`) as Markdown or CSV.
 
 Both have the same rows and columns: task, metric, then "<model> ours", "<model> paper",
 "<model> diff" for each model, then note. A missing number is "—" in Markdown and an empty cell in
@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from linkbert.results.table import TASK, TYPE, FamilyTable, Row
+from linkbert.results.comparison import TASK, TYPE, FamilyTable, Row
 
 MISSING = "—"
 

@@ -14,10 +14,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from linkbert.data import Split, require
+from linkbert.finetune.data import Split, require
 from linkbert.errors import FieldError
-from linkbert.metrics import classification
-from linkbert.tasks.base import Task, raw_outputs
+from linkbert.finetune.metrics import classification
+from linkbert.finetune.tasks.base import Task, raw_outputs
 
 
 class MultipleChoice(Task):
