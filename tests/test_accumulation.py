@@ -151,7 +151,9 @@ def pretraining_batch(vocab_size, rows=8, length=12):
 def pretraining_step(config, batch, per_device, accumulation):
     from linkbert.pretrain.args import PretrainArguments
     from linkbert.pretrain.model import from_config
-    from linkbert.pretrain.train import Dist, Meter, train_step
+    from linkbert.pretrain.distributed import Dist
+    from linkbert.pretrain.meter import Meter
+    from linkbert.pretrain.train import train_step
 
     model = from_config(config, seed=0).train()
     initial = {name: value.clone() for name, value in model.state_dict().items()}

@@ -100,7 +100,11 @@ def test_decode_keeps_gold_positions_of_outputs_padded_across_batches():
     import datasets
 
     split = Split("test", None, datasets.Dataset.from_dict({"id": ["a", "b"]}), datasets.Dataset.from_dict({"labels": features_labels}))
-    records = task.decode(logits, split)
+    from types import SimpleNamespace
+
+    decoded = task.decode(SimpleNamespace(predictions=logits, label_ids=None), split, "eval")
+    records = decoded.records
+    assert decoded.files == {}  # the raw-logit file is written for the test split only
     # kept positions: row a -> 1, 3; row b -> 1, 2
     assert records == [
         {"id": "a", "prediction": ["B-Chem", "B-Gene"], "label": ["B-Chem", "O"]},

@@ -16,6 +16,32 @@ from pathlib import Path
 from linkbert.errors import DataError
 
 
+def parse_json(path: str | os.PathLike, text: str, line: int | None = None, expect: type | None = dict, what: str = "a JSON object"):
+    """Parse JSON `text` read from `path` (at `line` for one line of a JSON-lines file); invalid JSON,
+    or a value that is not of type `expect`, raises DataError naming the file and the line. This is
+    the one place where the project turns a JSON syntax error into a message for people."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        # a whole file names the line inside it; one line of a JSON-lines file is always line 1
+        raise DataError(path, f"not valid JSON ({err.msg} at column {err.colno})", line=err.lineno if line is None else line) from None
+    if expect is not None and not isinstance(value, expect):
+        raise DataError(path, f"expected {what}, got {type(value).__name__}", line=line)
+    return value
+
+
+def read_json(path: str | os.PathLike, expect: type | None = dict, what: str = "a JSON object"):
+    """Read and parse a whole JSON file (see parse_json); a missing or undecodable file is a DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not UTF-8 text ({err.reason})") from None
+    return parse_json(path, text, expect=expect, what=what)
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """Yield (1-based line number, object) for each non-blank line; a line that is not a JSON object
     raises DataError naming the file and the line."""
@@ -24,15 +50,8 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
         raise DataError(path, "file not found")
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(path, f"not valid JSON ({err.msg} at column {err.colno})", line=number) from None
-            if not isinstance(record, dict):
-                raise DataError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
-            yield number, record
+            if line.strip():
+                yield number, parse_json(path, line, line=number)
 
 
 @contextmanager

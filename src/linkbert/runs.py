@@ -1,17 +1,20 @@
-"""Resuming never mixes two runs: the settings that shape a run are saved with every checkpoint and
-compared before a checkpoint is resumed.
+"""What fine-tuning and pretraining runs share: where to resume from, the settings saved with every
+checkpoint, logging, and taking down the process group.
 
-A rerun into an output folder that holds checkpoints continues from the newest one (the original's
-rule). That is what a researcher wants after a crash, and what silently ruins a result when the
-rerun was meant as a new run with, say, another learning rate. So each checkpoint carries
-`run_settings.json` (plain JSON, never a pickle), and a resume is announced at warning level and
-stops with one line naming every difference. Fine-tuning and pretraining both go through here.
+Resuming follows the original's rule: a training run into an output folder that holds
+`checkpoint-N` folders continues from the newest one; one into a folder with other files stops
+unless --overwrite_output_dir. That is what a researcher wants after a crash, and what silently
+ruins a result when the rerun was meant as a new run with, say, another learning rate. So each
+checkpoint carries `run_settings.json` (plain JSON, never a pickle), and a resume is announced at
+warning level and stops with one line naming every difference.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 from pathlib import Path
 
 from linkbert.errors import UsageError
@@ -19,6 +22,58 @@ from linkbert.jsonl import atomic_output
 
 logger = logging.getLogger("linkbert")
 SETTINGS_FILE = "run_settings.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+LOG_FORMAT = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%m/%d %H:%M:%S"}
+
+
+def configure_logging(level: int) -> None:
+    """One log format for every entry point, on stdout (so a recipe's log.txt holds it)."""
+    logging.basicConfig(**LOG_FORMAT, handlers=[logging.StreamHandler(sys.stdout)])
+    logger.setLevel(level)
+
+
+def close_process_group() -> None:
+    """Under torchrun, take the process group down before the interpreter exits, so that no rank's
+    communication backend is torn down by garbage collection while its peer is still connected."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def checkpoint_steps(output_dir: Path) -> list[int]:
+    """The steps N of the `checkpoint-N` folders in output_dir, ascending."""
+    if not output_dir.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    steps = checkpoint_steps(output_dir)
+    return output_dir / f"checkpoint-{max(steps)}" if steps else None
+
+
+def resolve_checkpoint(output_dir: str | Path, explicit: str | None, overwrite: bool) -> str | None:
+    """Where a training run starts: an explicit --resume_from_checkpoint wins ('last' = the newest
+    checkpoint in output_dir); otherwise a run into an output_dir with checkpoints resumes the newest,
+    one into a non-empty output_dir without checkpoints stops unless --overwrite_output_dir."""
+    output_dir = Path(output_dir)
+    last = latest_checkpoint(output_dir)
+    if explicit == "last":
+        if last is None:
+            raise UsageError(f"--resume_from_checkpoint last: no checkpoint-STEP directory in {output_dir}")
+        return str(last)
+    if explicit:
+        if not Path(explicit).is_dir():
+            raise UsageError(f"checkpoint directory not found: {explicit}")
+        return explicit
+    if overwrite or not output_dir.is_dir():
+        return None
+    if last is not None:
+        return str(last)
+    if any(output_dir.iterdir()):
+        raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")
+    return None
 
 
 def local_identity(name_or_path: str | None) -> str | None:

@@ -20,8 +20,8 @@ MMLU reuses the MedQA model and only predicts; a train file is still read (for t
 
 import sys
 
-from linkbert.finetune.tasks.mc import MultipleChoice
 from linkbert.finetune.run import run
+from linkbert.finetune.tasks.mc import MultipleChoice
 
 
 def main(argv=None) -> int:

@@ -11,8 +11,8 @@ run_examples_mrqa_linkbert-*.sh for the paper's settings).
 
 import sys
 
-from linkbert.finetune.tasks.qa import ExtractiveQA
 from linkbert.finetune.run import run
+from linkbert.finetune.tasks.qa import ExtractiveQA
 
 
 def main(argv=None) -> int:

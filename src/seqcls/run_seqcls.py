@@ -10,8 +10,8 @@ ChemProt, DDI, GAD, BIOSSES (see run_examples_blurb_biolinkbert-*.sh for the pap
 
 import sys
 
-from linkbert.finetune.tasks.seqcls import SequenceClassification
 from linkbert.finetune.run import run
+from linkbert.finetune.tasks.seqcls import SequenceClassification
 
 
 def main(argv=None) -> int:

@@ -12,8 +12,8 @@ run_examples_blurb_biolinkbert-*.sh for the paper's settings). EBM PICO adds --r
 
 import sys
 
-from linkbert.finetune.tasks.tokcls import TokenClassification
 from linkbert.finetune.run import run
+from linkbert.finetune.tasks.tokcls import TokenClassification
 
 
 def main(argv=None) -> int:

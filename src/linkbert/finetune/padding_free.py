@@ -170,7 +170,9 @@ def _padding_free_forward(
 ):
     """BertModel.forward on the real tokens only; returns BaseModelOutputWithPoolingAndCrossAttentions
     with last_hidden_state [B, L, hidden] (zeros at padding) and the pooler output."""
-    from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
+    from transformers.modeling_outputs import (
+        BaseModelOutputWithPoolingAndCrossAttentions,
+    )
 
     unsupported = [name for name in ("output_attentions", "output_hidden_states", "encoder_hidden_states", "cache", "use_cache") if kwargs.get(name)]
     if input_ids is None or unsupported:
@@ -222,3 +224,10 @@ class PaddingFreeCollator:
         metadata = unpad_metadata(torch.as_tensor(batch["attention_mask"]), self.bucket)
         batch[INDICES_KEY], batch[SCATTER_KEY], batch[CU_SEQLENS_KEY] = metadata
         return batch
+
+
+def make_padding_free(model, collator, attention: str = "auto", bucket: int | None = None) -> PaddingFreeCollator:
+    """Switch `model` to the padding-free forward and wrap its `collator` to feed it: one call with
+    one bucket size, since the model and the collator must agree on it (see enable_padding_free)."""
+    enable_padding_free(model, attention, bucket)
+    return PaddingFreeCollator(collator, bucket)

@@ -14,83 +14,38 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import os
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
-from transformers import Trainer, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint, speed_metrics
-
+from linkbert.errors import report_errors
 from linkbert.finetune.args import parse_args
 from linkbert.finetune.data import SPLITS, Split, check_file, load_examples, split_paths
-from linkbert.errors import UsageError, report_errors
-from linkbert.jsonl import atomic_output
 from linkbert.finetune.models import load_config, load_model, load_tokenizer
-from linkbert.finetune.padding_free import PaddingFreeCollator, enable_padding_free
-from linkbert.runs import check_resume, checkpoint_step, file_identity, local_identity, save_settings
+from linkbert.finetune.padding_free import make_padding_free
 from linkbert.finetune.tasks.base import Task
+from linkbert.finetune.trainer import (
+    FILE_PREFIX,
+    SaveRunSettings,
+    TaskTrainer,
+    write_predictions,
+)
+from linkbert.runs import (
+    check_resume,
+    checkpoint_step,
+    close_process_group,
+    configure_logging,
+    file_identity,
+    local_identity,
+    resolve_checkpoint,
+)
 
 logger = logging.getLogger("linkbert")
 
-# split name -> (metric key prefix, file prefix): keys eval_* / test_*, files eval_* / predict_*,
-# as the original scripts and the HuggingFace examples name them
-RESULT_NAMES = {"validation": ("eval", "eval"), "test": ("test", "predict")}
-
-
-class TaskTrainer(Trainer):
-    """A Trainer whose evaluation decodes the model outputs into per-example predictions with the
-    task and scores those, instead of computing a metric on raw logits. This is what lets QA score
-    answers assembled across windows and HoC score whole documents, during training and after."""
-
-    def __init__(self, *args, task: Task, eval_split: Split | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        # The original's step loss is the mean of its micro-batches' mean losses. transformers 5 sets
-        # `model_accepts_loss_kwargs` when the model's forward takes **kwargs (every BERT head does) and
-        # then expects the model to normalise by `num_items_in_batch`: it skips the division by the
-        # accumulation count in `training_step` and, under DDP, multiplies the loss by the number of
-        # processes (`average_tokens_across_devices`). The BERT heads ignore `num_items_in_batch` and
-        # return a plain mean, so with the flag set the backpropagated and logged loss would be
-        # accumulation-count (and world-size) times too large. Turning it off restores the division.
-        self.model_accepts_loss_kwargs = False
-        self.task = task
-        self.eval_split = eval_split
-        self.last_records: dict[str, list[dict]] = {}
-        self.last_outputs: dict[str, object] = {}  # the raw EvalLoopOutput (logits, label_ids)
-
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
-        if eval_dataset is not None:
-            raise UsageError("TaskTrainer.evaluate scores the split it was built with; use predict_split for others")
-        metrics = self.predict_split(self.eval_split, metric_key_prefix, ignore_keys=ignore_keys)
-        self.log(metrics)
-        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
-        return metrics
-
-    def predict_split(self, split: Split, metric_key_prefix: str, ignore_keys=None) -> dict[str, float]:
-        """Run the model over split.features, decode per example, score when labels exist."""
-        dataloader = self.get_eval_dataloader(split.features) if metric_key_prefix == "eval" else self.get_test_dataloader(split.features)
-        start = time.time()
-        output = self.evaluation_loop(
-            dataloader,
-            description="Evaluation" if metric_key_prefix == "eval" else "Prediction",
-            prediction_loss_only=False,
-            ignore_keys=ignore_keys,
-            metric_key_prefix=metric_key_prefix,
-        )
-        records = self.task.decode(output.predictions, split)
-        self.last_records[metric_key_prefix] = records
-        self.last_outputs[metric_key_prefix] = output
-        metrics = dict(output.metrics)
-        if records and all(record["label"] is not None for record in records):
-            metrics.update({f"{metric_key_prefix}_{key}": value for key, value in self.task.score(records).items()})
-        batches = -(-output.num_samples // (self.args.eval_batch_size * self.args.world_size))
-        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=output.num_samples, num_steps=batches))
-        if self.state.epoch is not None:
-            metrics["epoch"] = self.state.epoch
-        return metrics
+# split name -> metric key prefix (the files' prefix is trainer.FILE_PREFIX of it)
+METRIC_PREFIX = {"validation": "eval", "test": "test"}
 
 
 def run(task_class: type[Task], argv: list[str] | None = None) -> int:
@@ -101,15 +56,6 @@ def run(task_class: type[Task], argv: list[str] | None = None) -> int:
         return report_errors(lambda: _run(task_class, argv))
     finally:
         close_process_group()
-
-
-def close_process_group() -> None:
-    """Under torchrun, take the process group down before the interpreter exits, so that no rank's
-    communication backend is torn down by garbage collection while its peer is still connected."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
 
 
 def _run(task_class: type[Task], argv: list[str]) -> None:
@@ -126,9 +72,12 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
 
     # 2. Only now look at output_dir: resume (with the same settings only), refuse, or start fresh.
     settings = run_settings(model_args, data_args, training_args)
-    checkpoint = resolve_checkpoint(training_args)
-    if checkpoint is not None and training_args.do_train:
-        check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(training_args.resume_from_checkpoint))
+    checkpoint = None
+    if training_args.do_train:
+        explicit = training_args.resume_from_checkpoint
+        checkpoint = resolve_checkpoint(training_args.output_dir, explicit, training_args.overwrite_output_dir)
+        if checkpoint is not None:
+            check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(explicit))
     from transformers import set_seed
 
     set_seed(training_args.seed)
@@ -141,8 +90,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     model = load_model(model_args, task.model_class, config)
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
-        enable_padding_free(model, model_args.padding_free_attention, model_args.padding_free_bucket)
-        collator = PaddingFreeCollator(collator, model_args.padding_free_bucket)
+        collator = make_padding_free(model, collator, model_args.padding_free_attention, model_args.padding_free_bucket)
     splits = build_splits(task, paths, tokenizer, data_args, training_args)
     trainer = TaskTrainer(
         model=model,
@@ -169,26 +117,17 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
 
 
 def evaluate_and_write(trainer: TaskTrainer, task: Task, split: Split, name: str) -> dict:
-    prefix, file_prefix = RESULT_NAMES[name]
+    """Score one split and write its results file and predictions (on the main process)."""
+    prefix = METRIC_PREFIX[name]
+    file_prefix = FILE_PREFIX[prefix]
     logger.info("*** %s on %s ***", "Evaluate" if name == "validation" else "Predict", split.path)
-    metrics = trainer.evaluate() if name == "validation" else trainer.predict_split(split, prefix)
+    metrics, decoded = trainer.evaluate_split(split) if name == "validation" else trainer.predict_split(split, prefix)
     metrics[f"{file_prefix}_samples"] = task.sample_count(split)
     trainer.log_metrics(file_prefix, metrics)
     trainer.save_metrics(file_prefix, metrics)
     if trainer.is_world_process_zero():
-        records = trainer.last_records[prefix]
-        extra = task.extra_outputs(file_prefix, records, split, trainer.last_outputs[prefix])
-        write_predictions(Path(trainer.args.output_dir), file_prefix, records, extra)
+        write_predictions(Path(trainer.args.output_dir), file_prefix, decoded)
     return metrics
-
-
-def write_predictions(output_dir: Path, file_prefix: str, records: list[dict], extra: dict) -> None:
-    with atomic_output(output_dir / f"{file_prefix}_predictions.jsonl") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
-    for filename, content in extra.items():
-        with atomic_output(output_dir / filename) as handle:
-            json.dump(content, handle, indent=2)
 
 
 def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, training_args) -> dict[str, Split]:
@@ -252,37 +191,10 @@ def run_settings(model_args, data_args, training_args) -> dict:
     return settings
 
 
-class SaveRunSettings(TrainerCallback):
-    """Writes the run's settings into every checkpoint the Trainer saves."""
-
-    def __init__(self, settings: dict):
-        self.settings = settings
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if state.is_world_process_zero and folder.is_dir():
-            save_settings(folder, self.settings)
-
-
-def resolve_checkpoint(training_args) -> str | None:
-    """The original's rule: a training run into a non-empty output_dir resumes from its last
-    checkpoint, or stops unless --overwrite_output_dir; an explicit --resume_from_checkpoint wins."""
-    if training_args.resume_from_checkpoint:
-        return training_args.resume_from_checkpoint
-    output_dir = Path(training_args.output_dir)
-    if not (training_args.do_train and output_dir.is_dir()) or training_args.overwrite_output_dir:
-        return None
-    last = get_last_checkpoint(str(output_dir))
-    if last is not None:
-        return last
-    if any(output_dir.iterdir()):
-        raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")
-    return None
-
-
 def configure_speed(data_args) -> None:
     """With dynamic padding every batch can have a new length; PyTorch's cuDNN attention backend
-    builds a plan per new shape (~100 ms each, perf-anchors.md §3-4), so it is turned off and SDPA
+    builds a plan per new shape (measured at 100-140 ms each on H100, which made naive dynamic padding
+    2x slower than padding to 512), so it is turned off and SDPA
     uses the flash / memory-efficient kernels, which have no such cost."""
     import torch
 
@@ -294,10 +206,8 @@ def setup_logging(training_args) -> None:
     import datasets
     import transformers
 
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%m/%d %H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
     level = training_args.get_process_log_level()
-    logger.setLevel(level)
-    logging.getLogger("linkbert").setLevel(level)
+    configure_logging(level)
     datasets.utils.logging.set_verbosity_warning()
     transformers.utils.logging.set_verbosity(level)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkbert.errors import DataError, UsageError
+from linkbert.jsonl import parse_json
 from linkbert.preprocess.common import (
     check_columns,
     iter_lines,
@@ -80,12 +81,7 @@ def pubmedqa_record(path: Path, text: str, pmid: str, entry: object) -> dict:
 def read_pubmedqa(path: Path) -> list[dict]:
     """PubMedQA `*_set.json`: a JSON object pmid -> {QUESTION, CONTEXTS, final_decision}, kept in file order."""
     text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err.msg})", line=err.lineno) from None
-    if not isinstance(data, dict):
-        raise DataError(path, "expected a JSON object of pmid -> entry")
+    data = parse_json(path, text, what="a JSON object of pmid -> entry")
     return [pubmedqa_record(path, text, pmid, entry) for pmid, entry in data.items()]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from linkbert.errors import DataError
-from linkbert.jsonl import atomic_output
+from linkbert.jsonl import atomic_output, parse_json
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -58,13 +58,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def parse_json_object(path: Path, number: int, text: str) -> dict:
     """Parse one JSON-lines line into a dict, or raise DataError naming the file and line."""
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err.msg} at column {err.colno})", line=number) from None
-    if not isinstance(record, dict):
-        raise DataError(path, f"expected a JSON object, got {type(record).__name__}", line=number)
-    return record
+    return parse_json(path, text, line=number)
 
 
 def split_columns(path: Path, number: int, line: str, names: Sequence[str]) -> list[str]:

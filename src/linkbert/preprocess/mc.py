@@ -17,7 +17,13 @@ from pathlib import Path
 
 from linkbert.errors import DataError
 from linkbert.jsonl import read_jsonl
-from linkbert.preprocess.common import check_columns, require_file, require_keys, whitespace_tokens, write_splits
+from linkbert.preprocess.common import (
+    check_columns,
+    require_file,
+    require_keys,
+    whitespace_tokens,
+    write_splits,
+)
 
 LETTERS = ("A", "B", "C", "D")
 MEDQA_SPLITS = ("train", "dev", "test")

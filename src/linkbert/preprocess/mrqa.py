@@ -13,13 +13,13 @@ original scripts/preprocess_mrqa.py).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkbert.errors import DataError
+from linkbert.jsonl import read_json
 from linkbert.preprocess.common import (
     iter_lines,
     parse_json_object,
@@ -162,12 +162,7 @@ def load_split_indices(path: Path, n_contexts: int, dev_path: Path) -> dict[str,
     """Read `inhouse_split_<d>.json` and check, as the original asserted, that its dev and test lists
     together have as many indices as the MRQA dev file has context lines."""
     require_file(path, SPLIT_HINT)
-    try:
-        split = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err.msg})", line=err.lineno) from None
-    if not isinstance(split, dict):
-        raise DataError(path, "expected a JSON object with 'dev' and 'test' index lists")
+    split = read_json(path, what="a JSON object with 'dev' and 'test' index lists")
     indices = {key: _index_list(path, split, key, n_contexts) for key in ("dev", "test")}
     total = len(indices["dev"]) + len(indices["test"])
     if total != n_contexts:

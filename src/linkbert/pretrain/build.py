@@ -28,7 +28,15 @@ from linkbert.errors import UsageError, report_errors
 from linkbert.pretrain.corpus import drop_documents, read_corpus
 from linkbert.pretrain.pairs import count_types, sample_pairs
 from linkbert.pretrain.segments import Segments, segment_corpus
-from linkbert.pretrain.shards import MANIFEST, sha256_file, shard_names, split_evenly, vocab_sha256, write_manifest, write_shard
+from linkbert.pretrain.shards import (
+    MANIFEST,
+    sha256_file,
+    shard_names,
+    split_evenly,
+    vocab_sha256,
+    write_manifest,
+    write_shard,
+)
 
 logger = logging.getLogger("linkbert.pretrain")
 

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from linkbert.errors import DataError
-from linkbert.jsonl import atomic_output
+from linkbert.jsonl import atomic_output, read_json
 from linkbert.pretrain.pairs import Pair
 from linkbert.pretrain.segments import Segments, truncate_pair
 
@@ -125,10 +125,7 @@ def read_manifest(train_dir: str | os.PathLike) -> dict:
     path = Path(train_dir) / MANIFEST
     if not path.is_file():
         raise DataError(path, "no manifest: is this a build_pairs output directory (or did build_pairs not finish)?")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err.msg})", line=err.lineno) from None
+    manifest = read_json(path, what="a build_pairs manifest object")
     if manifest.get("format") != FORMAT:
         raise DataError(path, f"expected format {FORMAT!r}, got {manifest.get('format')!r}", field="format")
     for shard in manifest.get("shards", []):

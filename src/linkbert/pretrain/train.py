@@ -21,61 +21,45 @@ import json
 import logging
 import math
 import os
-import re
-import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from linkbert.errors import LinkBertError, UsageError
-from linkbert.jsonl import atomic_output
-from linkbert.pretrain.args import PretrainArguments, learning_rate_at, parse_args, warmup_steps
+from linkbert.errors import LinkBertError, UsageError, report_errors
+from linkbert.pretrain.args import (
+    PretrainArguments,
+    learning_rate_at,
+    parse_args,
+    warmup_steps,
+)
+from linkbert.pretrain.checkpoints import (
+    LOG_FILE,
+    load_checkpoint,
+    run_settings,
+    save_checkpoint,
+    save_final,
+    trim_log,
+    write_json,
+)
 from linkbert.pretrain.collator import PretrainCollator
+from linkbert.pretrain.distributed import Dist, barrier, setup_distributed
+from linkbert.pretrain.meter import Meter, flops_per_token
 from linkbert.pretrain.model import LinkBertForPreTraining, from_config
 from linkbert.pretrain.pairs import PAIR_TYPES
 from linkbert.pretrain.shards import read_manifest, shard_paths, vocab_sha256
 from linkbert.pretrain.stream import MappedStream, StreamingStream
-from linkbert.runs import check_resume, checkpoint_step, local_identity, save_settings
+from linkbert.runs import (
+    check_resume,
+    checkpoint_step,
+    close_process_group,
+    configure_logging,
+    resolve_checkpoint,
+)
 
 logger = logging.getLogger("linkbert.pretrain")
-LOG_FILE = "pretrain_log.jsonl"
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed() -> Dist:
-    """torchrun sets RANK / LOCAL_RANK / WORLD_SIZE; without them this is one process."""
-    if "RANK" not in os.environ:
-        return Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    import torch.distributed as dist
-
-    local_rank = int(os.environ["LOCAL_RANK"])
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), local_rank, dist.get_world_size(), device)
-
-
-def barrier(env: Dist) -> None:
-    if env.world_size > 1:
-        torch.distributed.barrier()
 
 
 # ---------------------------------------------------------------- loading
@@ -134,205 +118,6 @@ def make_stream(args: PretrainArguments, manifest: dict, env: Dist):
     if args.streaming:
         return StreamingStream(paths, rank=env.rank, world_size=env.world_size, seed=args.seed, buffer_size=args.shuffle_buffer_size, total_rows=manifest["num_pairs"])
     return MappedStream(paths, rank=env.rank, world_size=env.world_size, seed=args.seed)
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def resolve_checkpoint(args: PretrainArguments) -> str | None:
-    """As the fine-tuning core: an explicit --resume_from_checkpoint wins ('last' = the newest in
-    output_dir); otherwise a run into an output_dir with checkpoints resumes the newest, one into a
-    non-empty output_dir without checkpoints stops unless --overwrite_output_dir."""
-    output_dir = Path(args.output_dir)
-    last = latest_checkpoint(output_dir)
-    if args.resume_from_checkpoint == "last":
-        if last is None:
-            raise UsageError(f"--resume_from_checkpoint last: no checkpoint-STEP directory in {output_dir}")
-        return str(last)
-    if args.resume_from_checkpoint:
-        if not Path(args.resume_from_checkpoint).is_dir():
-            raise UsageError(f"checkpoint directory not found: {args.resume_from_checkpoint}")
-        return args.resume_from_checkpoint
-    if args.overwrite_output_dir or not output_dir.is_dir():
-        return None
-    if last is not None:
-        return str(last)
-    if any(output_dir.iterdir()):
-        raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")
-    return None
-
-
-def run_settings(args: PretrainArguments, manifest: dict, world_size: int) -> dict:
-    """The settings that shape pretraining, saved with every checkpoint (see linkbert.runs)."""
-    names = (
-        "learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "warmup_steps",
-        "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "mlm_probability", "streaming",
-    )  # fmt: skip
-    settings = {name: getattr(args, name) for name in names}
-    settings.update(
-        world_size=world_size,
-        model_name_or_path=local_identity(args.model_name_or_path),
-        config_name=local_identity(args.config_name),
-        tokenizer_name=local_identity(args.tokenizer_name),
-        train_dir={"path": local_identity(args.train_dir), "num_pairs": manifest.get("num_pairs")},
-    )
-    return settings
-
-
-def latest_checkpoint(output_dir: Path) -> Path | None:
-    steps = checkpoint_steps(output_dir)
-    return output_dir / f"checkpoint-{max(steps)}" if steps else None
-
-
-def checkpoint_steps(output_dir: Path) -> list[int]:
-    if not output_dir.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
-
-
-def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, scaler, stream, collator, env: Dist, args: PretrainArguments, settings: dict) -> None:
-    """checkpoint-STEP, written under a temporary name by all ranks and renamed by rank 0."""
-    final = output_dir / f"checkpoint-{step}"
-    tmp = output_dir / f".checkpoint-{step}.tmp"
-    if env.main:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        model.save_pretrained(tmp)
-        save_tokenizer(tokenizer, tmp)
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        if scaler is not None:
-            torch.save(scaler.state_dict(), tmp / "scaler.pt")
-        write_json(tmp / "trainer_state.json", {"global_step": step, "max_steps": args.max_steps, "epoch": stream.epochs_done(), "world_size": env.world_size})
-        save_settings(tmp, settings)
-    barrier(env)
-    torch.save(rank_state(stream, collator), tmp / f"rng_state_{env.rank}.pth")
-    barrier(env)
-    if env.main:
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        rotate_checkpoints(output_dir, args.save_total_limit)
-    barrier(env)
-
-
-def rank_state(stream, collator) -> dict:
-    state = {"stream": stream.state(), "collator_rng": collator.generator.get_state(), "torch_rng": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda_rng"] = torch.cuda.get_rng_state()
-    return state
-
-
-def load_checkpoint(path: str, optimizer, scaler, stream, collator, env: Dist) -> int:
-    """Restore the optimizer, and this rank's data position and RNGs; return the step reached.
-    The model weights were already loaded from the same directory."""
-    path = Path(path)
-    state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
-    if state.get("world_size", env.world_size) != env.world_size:
-        logger.warning("checkpoint written with %s processes, resumed with %s: data order will differ", state.get("world_size"), env.world_size)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=env.device, weights_only=True))
-    if scaler is not None and (path / "scaler.pt").is_file():
-        scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
-    rank_file = path / f"rng_state_{env.rank}.pth"
-    if rank_file.is_file():
-        ranks = torch.load(rank_file, weights_only=True)
-        stream.restore(ranks["stream"])
-        collator.generator.set_state(ranks["collator_rng"])
-        torch.set_rng_state(ranks["torch_rng"])
-        if "cuda_rng" in ranks and torch.cuda.is_available():
-            torch.cuda.set_rng_state(ranks["cuda_rng"])
-    return int(state["global_step"])
-
-
-def rotate_checkpoints(output_dir: Path, limit: int | None) -> None:
-    if limit is None or limit < 1:
-        return
-    for step in checkpoint_steps(output_dir)[:-limit]:
-        shutil.rmtree(output_dir / f"checkpoint-{step}", ignore_errors=True)
-
-
-def save_final(output_dir: Path, model, tokenizer) -> None:
-    """The standard BERT checkpoint in output_dir itself: written to a temporary directory, then
-    each file moved into place, so an interrupted save never leaves a half-written model."""
-    tmp = output_dir / ".final.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    save_tokenizer(tokenizer, tmp)
-    for item in tmp.iterdir():
-        os.replace(item, output_dir / item.name)
-    tmp.rmdir()
-
-
-def save_tokenizer(tokenizer, directory: Path) -> None:
-    """tokenizer.save_pretrained, plus BERT's vocab.txt when the source had one: transformers 5
-    writes only tokenizer.json, and tools outside transformers still look for vocab.txt."""
-    tokenizer.save_pretrained(directory)
-    vocab = Path(tokenizer.name_or_path) / "vocab.txt"
-    if vocab.is_file() and not (directory / "vocab.txt").exists():
-        shutil.copyfile(vocab, directory / "vocab.txt")
-
-
-def write_json(path: Path, content: dict) -> None:
-    with atomic_output(path) as handle:
-        json.dump(content, handle, indent=2)
-        handle.write("\n")
-
-
-def trim_log(output_dir: Path, step: int) -> None:
-    """Drop log lines past `step` (the checkpoint resumed from, or 0): they are about to be redone."""
-    path = output_dir / LOG_FILE
-    if path.is_file():
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and json.loads(line)["step"] <= step]
-        with atomic_output(path) as handle:
-            handle.write("".join(line + "\n" for line in lines))
-
-
-# ---------------------------------------------------------------- metrics
-
-
-class Meter:
-    """Sums over one logging window, reduced over processes: MLM loss, DRP loss, DRP hits and
-    counts per pair type, tokens."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.reset()
-
-    def reset(self) -> None:
-        # [mlm_loss_sum, drp_loss_sum, micro_batches, tokens, sequences, hits x3, counts x3]
-        self.sums = torch.zeros(5 + 2 * len(PAIR_TYPES), dtype=torch.float64, device=self.device)
-        self.started = time.time()
-
-    def add(self, output, batch: dict) -> None:
-        labels = batch["drp_labels"]
-        hits = (output.drp_logits.argmax(-1) == labels).double()
-        counts = torch.bincount(labels, minlength=len(PAIR_TYPES)).double()
-        correct = torch.bincount(labels, weights=hits, minlength=len(PAIR_TYPES))
-        tokens = batch["attention_mask"].sum().double()
-        one = torch.ones((), dtype=torch.float64, device=self.device)
-        head = torch.stack([output.mlm_loss.detach().double(), output.drp_loss.detach().double(), one, tokens, one * len(labels)])
-        self.sums += torch.cat([head, correct, counts])
-
-    def result(self, env: Dist) -> dict:
-        sums = self.sums.clone()
-        if env.world_size > 1:
-            torch.distributed.all_reduce(sums)
-        mlm, drp, micro, tokens, sequences = sums[:5].tolist()
-        k = len(PAIR_TYPES)
-        hits, counts = sums[5 : 5 + k].tolist(), sums[5 + k :].tolist()
-        seconds = max(time.time() - self.started, 1e-9)
-        out = {"mlm_loss": mlm / micro, "drp_loss": drp / micro, "loss": (mlm + drp) / micro, "drp_accuracy": sum(hits) / max(1.0, sum(counts))}
-        for name, hit, count in zip(PAIR_TYPES, hits, counts):
-            out[f"drp_accuracy_{name}"] = hit / count if count else None
-            out[f"drp_count_{name}"] = int(count)
-        out["tokens_per_second"] = tokens / seconds
-        out["mean_length"] = tokens / max(1.0, sequences)
-        return out
-
-
-def flops_per_token(config, seq_len: float) -> float:
-    """Training FLOPs per token, nanoGPT's estimate: 6 x non-embedding parameters plus attention."""
-    layers, hidden = config.num_hidden_layers, config.hidden_size
-    params = layers * (4 * hidden * hidden + 2 * hidden * config.intermediate_size)
-    return 6 * params + 12 * layers * hidden * seq_len
 
 
 # ---------------------------------------------------------------- the loop
@@ -401,7 +186,7 @@ def train(args: PretrainArguments) -> dict:
     output_dir = Path(args.output_dir)
     manifest = read_manifest(args.train_dir)
     settings = run_settings(args, manifest, env.world_size)
-    checkpoint = resolve_checkpoint(args)
+    checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint, args.overwrite_output_dir)
     if checkpoint is not None:
         check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(args.resume_from_checkpoint))
     tokenizer = load_tokenizer(args)
@@ -469,23 +254,15 @@ def run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, ste
     return results
 
 
-def setup_logging() -> None:
-    rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%m/%d %H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
-    logger.setLevel(logging.INFO if rank == 0 else logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    setup_logging()
+    configure_logging(logging.INFO if int(os.environ.get("RANK", "0")) == 0 else logging.WARNING)
+
+    def body() -> None:
+        results = train(parse_args(argv))
+        logger.info("done: %s", {k: results[k] for k in ("global_step", "train_runtime")})
+
     try:
-        args = parse_args(argv)
-        results = train(args)
-    except LinkBertError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_errors(body)
     finally:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-    logger.info("done: %s", {k: results[k] for k in ("global_step", "train_runtime")})
-    return 0
+        close_process_group()

@@ -16,10 +16,10 @@ from pathlib import Path
 from linkbert.errors import LinkBertError, UsageError
 from linkbert.jsonl import atomic_output
 from linkbert.results.collect import OK, RESULTS_FILE, Collection, collect_runs
+from linkbert.results.comparison import FamilyTable, build_table
 from linkbert.results.families import FAMILIES
 from linkbert.results.published import PublishedFamily, load_published
 from linkbert.results.text_formats import to_csv, to_markdown
-from linkbert.results.comparison import FamilyTable, build_table
 
 
 def check_published(published: dict[str, PublishedFamily]) -> None:

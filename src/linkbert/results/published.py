@@ -10,12 +10,12 @@ runs on import:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from linkbert.errors import DataError
+from linkbert.jsonl import parse_json
 
 DATA_FILE = "paper_results.json"
 
@@ -88,9 +88,6 @@ def load_published(path: str | Path | None = None) -> dict[str, PublishedFamily]
     else:
         path = Path(path)
         text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err.msg})", line=err.lineno) from None
+    data = parse_json(path, text)
     families = [_parse_family(record, path) for record in _require(data, "families", "top level", path)]
     return {family.family: family for family in families}

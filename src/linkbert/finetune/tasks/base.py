@@ -1,20 +1,35 @@
-"""The contract between the shared core (`linkbert.finetune.run`) and a task module.
+"""The contract between the shared fine-tuning core (`linkbert.finetune.run`) and a task module.
 
-A task answers five questions (DESIGN.md): which fields a split needs and how labels are read
-(`check_record`, `config_overrides`); how an example becomes features (`featurize`); which model
-head and collator (`model_class`, `collator`); how raw model outputs become per-example predictions
-(`decode`); and which metric, computed exactly as the original defines it (`score`).
-Everything else (arguments, loading, the Trainer, results files) lives once in the core.
+A task answers five questions: which fields a split needs and how labels are read (`check_record`,
+`finish_check`, `config_overrides`); how an example becomes features (`featurize`); which model head
+and collator (`model_class`, `collator`); how raw model outputs become per-example predictions and
+the files written beside them (`decode`, which returns a `Decoded`); and which metric, computed
+exactly as the original defines it (`score`). Everything else (arguments, loading, the Trainer,
+results files) lives once in the core.
+
+Task state (the label set read from train, say) is declared in `__init__` and filled while the
+train split is checked; decoding and scoring return their results instead of keeping them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from linkbert.finetune.args import DataArguments
-from linkbert.finetune.data import Split
+from linkbert.finetune.data import Split, require
+
+
+@dataclass
+class Decoded:
+    """What decoding one split produced: a record per example, {"id", "prediction", "label"} (label
+    None when the split has no gold labels), and further files to write beside the per-example
+    predictions (file name -> JSON-able content), e.g. QA's n-best lists or the raw logits."""
+
+    records: list[dict]
+    files: dict[str, Any] = field(default_factory=dict)
 
 
 class Task:
@@ -48,6 +63,11 @@ class Task:
         """Tokenize a batch of examples (datasets.map(batched=True)) into model features."""
         raise NotImplementedError
 
+    def padding(self) -> str | bool:
+        """The tokenizer's `padding=`: to max_seq_length with --pad_to_max_length (the original's
+        default), else none here and per batch in the collator."""
+        return "max_length" if self.data_args.pad_to_max_length else False
+
     def collator(self, tokenizer, pad_to_multiple_of: int | None):
         """Pad each batch to its longest input (the original padded every input to max_seq_length;
         the attention mask makes the results the same); with --pad_to_max_length the features are
@@ -57,9 +77,10 @@ class Task:
         multiple = None if self.data_args.pad_to_max_length else pad_to_multiple_of
         return PaddingCollator.for_tokenizer(tokenizer, multiple, token_labels=self.token_labels)
 
-    def decode(self, predictions: np.ndarray | tuple, split: Split) -> list[dict]:
-        """Turn the model outputs for split.features into one record per example:
-        {"id", "prediction", "label"} (label None when the split has no gold labels)."""
+    def decode(self, output, split: Split, file_prefix: str) -> Decoded:
+        """Turn the model outputs for split.features into one record per example, plus the files to
+        write with them. `output` is the Trainer's prediction output (`predictions`, `label_ids`);
+        `file_prefix` is "eval" or "predict", as the files are named."""
         raise NotImplementedError
 
     def score(self, records: list[dict]) -> dict[str, float]:
@@ -70,17 +91,25 @@ class Task:
         """What the results files report as `eval_samples` / `predict_samples`: the examples."""
         return len(split.examples)
 
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict[str, Any]:
-        """Further files to write beside `<prefix>_predictions.jsonl` (name -> JSON-able object);
-        `output` is the Trainer's raw output for the split (predictions = logits, label_ids)."""
-        return {}
-
     def max_length(self, tokenizer) -> int:
-        """--max_seq_length capped at what the model accepts, as the original scripts do; with no
-        --max_seq_length, the model's own limit (at most 1024, as the original multiple-choice script)."""
+        """--max_seq_length capped at the tokenizer's model_max_length (512 for BERT) as the original
+        scripts do; with no --max_seq_length, that limit itself, never above 1024 (tokenizers that
+        declare no limit report a huge number)."""
         limit = min(tokenizer.model_max_length, 1024)
         wanted = self.data_args.max_seq_length
         return limit if wanted is None else min(wanted, limit)
+
+
+def check_optional_id(record: dict) -> None:
+    """An `id` is optional (the line index stands in for it), but when present it must be usable."""
+    if "id" in record:
+        require(record, "id", (str, int), "a string or integer id")
+
+
+def logits(predictions) -> np.ndarray:
+    """The model's logits from the Trainer's predictions: a tuple when the model returns more than
+    one output (hidden states, say), whose first element is the logits."""
+    return np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
 
 
 def raw_outputs(output, **extra) -> dict[str, Any]:
@@ -90,5 +119,4 @@ def raw_outputs(output, **extra) -> dict[str, Any]:
     def plain(array):
         return None if array is None else np.asarray(array).tolist()
 
-    predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    return {"predictions": plain(predictions), "label_ids": plain(output.label_ids), **extra}
+    return {"predictions": plain(logits(output.predictions)), "label_ids": plain(output.label_ids), **extra}

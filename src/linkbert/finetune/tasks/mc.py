@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
-from linkbert.finetune.data import Split, require
 from linkbert.errors import FieldError
+from linkbert.finetune.data import Split, require
 from linkbert.finetune.metrics import classification
-from linkbert.finetune.tasks.base import Task, raw_outputs
+from linkbert.finetune.tasks.base import (
+    Decoded,
+    Task,
+    check_optional_id,
+    logits,
+    raw_outputs,
+)
 
 
 class MultipleChoice(Task):
@@ -48,8 +52,7 @@ class MultipleChoice(Task):
         label = require(record, "label", int, f"the index of the right option, 0..{len(self.endings) - 1}")
         if not 0 <= label < len(self.endings):
             raise FieldError("label", f"expected the index of the right option, 0..{len(self.endings) - 1}, got {label}")
-        if "id" in record:
-            require(record, "id", (str, int), "a string or integer id")
+        check_optional_id(record)
 
     # ----- model -----
     def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
@@ -61,7 +64,7 @@ class MultipleChoice(Task):
             seconds,
             truncation=True,  # longest_first, as the original
             max_length=self.max_length(tokenizer),
-            padding="max_length" if self.data_args.pad_to_max_length else False,
+            padding=self.padding(),
         )
         # regroup the k pairs of each example: every field becomes [example][option][token]
         features = {key: [values[start : start + k] for start in range(0, len(values), k)] for key, values in flat.items()}
@@ -69,17 +72,14 @@ class MultipleChoice(Task):
         return features
 
     # ----- outputs -----
-    def decode(self, predictions, split: Split) -> list[dict]:
-        logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
+    def decode(self, output, split: Split, file_prefix: str) -> Decoded:
         examples = split.examples
-        return [
+        records = [
             {"id": example_id, "prediction": prediction, "label": label}
-            for example_id, prediction, label in zip(examples["id"], logits.argmax(axis=-1).tolist(), examples["label"])
+            for example_id, prediction, label in zip(examples["id"], logits(output.predictions).argmax(axis=-1).tolist(), examples["label"])
         ]
+        # as the original: the prediction split's option logits [N, k] and label ids
+        return Decoded(records, {"predict_outputs.json": raw_outputs(output)} if file_prefix == "predict" else {})
 
     def score(self, records: list[dict]) -> dict[str, float]:
         return classification.accuracy([r["prediction"] for r in records], [r["label"] for r in records])
-
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
-        # as the original: the prediction split's option logits [N, k] and label ids
-        return {"predict_outputs.json": raw_outputs(output)} if prefix == "predict" else {}

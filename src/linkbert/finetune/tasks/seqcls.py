@@ -12,13 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import numpy as np
-
+from linkbert.errors import FieldError, UsageError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
-from linkbert.errors import FieldError, UsageError
 from linkbert.finetune.metrics import classification
-from linkbert.finetune.tasks.base import Task, raw_outputs
+from linkbert.finetune.tasks.base import (
+    Decoded,
+    Task,
+    check_optional_id,
+    logits,
+    raw_outputs,
+)
 
 SINGLE, REGRESSION, MULTI = "single_label_classification", "regression", "multi_label_classification"
 
@@ -55,13 +59,17 @@ class SequenceClassification(Task):
             raise UsageError("--task_name loads GLUE from the Hub, which this project does not do: pass --train_file/--validation_file")
         if data_args.metric_name is not None and data_args.metric_name not in METRICS:
             raise UsageError(f"--metric_name {data_args.metric_name}: expected one of {', '.join(METRICS)}")
+        # what the first record shows, then what the train labels show (filled by check_record)
         self.text_fields: tuple[str, ...] | None = None
-        self.kind: str | None = None
-        self.label_list: list = []
         self._label_family: str | None = None
         self._train_labels: set = set()
         self._has_float = False
         self._width: int | None = None
+        # the label scheme, fixed once train is checked (finish_check)
+        self.kind: str | None = None
+        self.label_list: list = []
+        self._index: dict = {}
+        self.metric_name: str | None = None
 
     @property
     def model_class(self):
@@ -75,8 +83,7 @@ class SequenceClassification(Task):
             self.text_fields = ("sentence1", "sentence2") if "sentence1" in record and "sentence2" in record else ("sentence",)
         for name in self.text_fields:
             require(record, name, str, "a string")
-        if "id" in record:
-            require(record, "id", (str, int), "a string or integer id")
+        check_optional_id(record)
         label = record.get("label", None)
         if "label" not in record:
             raise FieldError("label", "missing")
@@ -147,7 +154,7 @@ class SequenceClassification(Task):
             *texts,
             truncation=True,
             max_length=self.max_length(tokenizer),
-            padding="max_length" if self.data_args.pad_to_max_length else False,
+            padding=self.padding(),
         )
         features["labels"] = [self._encode_label(label) for label in batch["label"]]
         return features
@@ -159,27 +166,25 @@ class SequenceClassification(Task):
             return float(label)
         return [float(value) for value in label]
 
-    def decode(self, predictions, split: Split) -> list[dict]:
-        logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
+    def decode(self, output, split: Split, file_prefix: str) -> Decoded:
+        scores = logits(output.predictions)
         if self.kind == SINGLE:
-            predicted = [self.label_list[index] for index in logits.argmax(axis=-1).tolist()]
+            predicted = [self.label_list[index] for index in scores.argmax(axis=-1).tolist()]
         elif self.kind == REGRESSION:
-            predicted = logits.reshape(-1).astype(float).tolist()
+            predicted = scores.reshape(-1).astype(float).tolist()
         else:
-            predicted = (logits > 0).astype(int).tolist()
+            predicted = (scores > 0).astype(int).tolist()
         examples = split.examples
-        return [
+        records = [
             {"id": example_id, "prediction": prediction, "label": label}
             for example_id, prediction, label in zip(examples["id"], predicted, examples["label"], strict=True)
         ]
+        # as the original: the test split's logits and label ids
+        return Decoded(records, {"test_outputs.json": raw_outputs(output)} if file_prefix == "predict" else {})
 
     def score(self, records: list[dict]) -> dict[str, float]:
         metric = METRICS[self.metric_name][1]
         return metric(self, [r["id"] for r in records], [r["prediction"] for r in records], [r["label"] for r in records])
-
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
-        # as the original: the test split's logits and label ids
-        return {"test_outputs.json": raw_outputs(output)} if prefix == "predict" else {}
 
     def indices(self, labels) -> list[int]:
         return [self._index[label] for label in labels]

@@ -15,11 +15,17 @@ from typing import ClassVar
 
 import numpy as np
 
+from linkbert.errors import FieldError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
-from linkbert.errors import FieldError
 from linkbert.finetune.metrics.ner import ner_metrics
-from linkbert.finetune.tasks.base import Task, raw_outputs
+from linkbert.finetune.tasks.base import (
+    Decoded,
+    Task,
+    check_optional_id,
+    logits,
+    raw_outputs,
+)
 
 IGNORE = -100  # the label id PyTorch's cross-entropy and the original evaluation skip
 
@@ -68,8 +74,7 @@ class TokenClassification(Task):
             raise FieldError(self.tag_field, "expected a list of tag strings (e.g. 'B-Disease', 'O')")
         if len(tags) != len(words):
             raise FieldError(self.tag_field, f"expected one tag per word: {len(words)} words in '{self.text_field}' but {len(tags)} tags")
-        if "id" in record:
-            require(record, "id", (str, int), "a string or integer id")
+        check_optional_id(record)
         if split == "train":
             self._train_tags.update(tags)
             return
@@ -109,7 +114,7 @@ class TokenClassification(Task):
             is_split_into_words=True,
             truncation=True,
             max_length=self.max_length(tokenizer),
-            padding="max_length" if self.data_args.pad_to_max_length else False,
+            padding=self.padding(),
         )
         features["labels"] = [
             align_labels(features.word_ids(index), [self.label2id[tag] for tag in tags], self.data_args.label_all_tokens).tolist()
@@ -120,10 +125,10 @@ class TokenClassification(Task):
         return features
 
     # ----- outputs -----
-    def decode(self, predictions, split: Split) -> list[dict]:
-        logits = np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
-        labels = padded_labels(split.features["labels"], logits.shape[1])
-        predicted = logits.argmax(axis=-1)
+    def decode(self, output, split: Split, file_prefix: str) -> Decoded:
+        scores = logits(output.predictions)
+        labels = padded_labels(split.features["labels"], scores.shape[1])
+        predicted = scores.argmax(axis=-1)
         records = []
         for example_id, row_predicted, row_labels in zip(split.examples["id"], predicted, labels):
             kept = row_labels != IGNORE
@@ -134,7 +139,9 @@ class TokenClassification(Task):
                     "label": [self.label_list[i] for i in row_labels[kept].tolist()],
                 }
             )
-        return records
+        # as the original: the test split's logits [N, L, C], label ids and each token's word index
+        files = {"test_outputs.json": raw_outputs(output, word_ids=list(split.features["word_ids"]))} if file_prefix == "predict" else {}
+        return Decoded(records, files)
 
     def score(self, records: list[dict]) -> dict[str, float]:
         return ner_metrics(
@@ -143,10 +150,6 @@ class TokenClassification(Task):
             entity_level=self.data_args.return_entity_level_metrics,
             macro=self.data_args.return_macro_metrics,
         )
-
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
-        # as the original: the test split's logits [N, L, C], label ids and each token's word index
-        return {"test_outputs.json": raw_outputs(output, word_ids=list(split.features["word_ids"]))} if prefix == "predict" else {}
 
 
 def align_labels(word_ids: list[int | None], tag_ids: list[int], label_all_tokens: bool = False) -> np.ndarray:

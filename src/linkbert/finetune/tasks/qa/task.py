@@ -13,13 +13,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from linkbert.errors import FieldError, UsageError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
-from linkbert.errors import FieldError, UsageError
 from linkbert.finetune.metrics.squad import squad_scores
+from linkbert.finetune.tasks.base import Decoded, Task
 from linkbert.finetune.tasks.qa.decode import postprocess_predictions
-from linkbert.finetune.tasks.qa.features import prepare_eval_features, prepare_train_features
-from linkbert.finetune.tasks.base import Task
+from linkbert.finetune.tasks.qa.features import (
+    prepare_eval_features,
+    prepare_train_features,
+)
 
 logger = logging.getLogger(__name__)
 SHOWN_MISMATCHES = 5
@@ -57,8 +60,7 @@ class ExtractiveQA(Task):
             raise UsageError(f"--on_span_mismatch {data_args.on_span_mismatch}: expected warn or error")
         if data_args.doc_stride >= (data_args.max_seq_length or 512):
             raise UsageError(f"--doc_stride {data_args.doc_stride} must be smaller than --max_seq_length {data_args.max_seq_length}")
-        self._mismatched: list[str] = []
-        self._nbest: dict[str, dict] = {}
+        self._mismatched: list[str] = []  # ids of the split being checked whose answer_start is off
 
     @property
     def model_class(self):
@@ -105,8 +107,8 @@ class ExtractiveQA(Task):
             do_not_use_token_type_ids=self.data_args.do_not_use_token_type_ids,
         )
 
-    def decode(self, predictions, split: Split) -> list[dict]:
-        start_logits, end_logits = predictions[:2]
+    def decode(self, output, split: Split, file_prefix: str) -> Decoded:
+        start_logits, end_logits = output.predictions[:2]
         args = self.data_args
         decoded = postprocess_predictions(
             split.examples,
@@ -118,11 +120,15 @@ class ExtractiveQA(Task):
             version_2_with_negative=args.version_2_with_negative,
             null_score_diff_threshold=args.null_score_diff_threshold,
         )
-        self._nbest[split.name] = decoded
-        return [
+        records = [
             {"id": example_id, "prediction": decoded.predictions[example_id], "label": answers["text"]}
             for example_id, answers in zip(split.examples["id"], split.examples["answers"], strict=True)
         ]
+        # the original's id -> answer and n-best files (and the null-score differences with v2)
+        files = {f"{file_prefix}_predictions.json": decoded.predictions, f"{file_prefix}_nbest_predictions.json": decoded.nbest}
+        if decoded.null_score_diffs is not None:
+            files[f"{file_prefix}_null_odds.json"] = decoded.null_score_diffs
+        return Decoded(records, files)
 
     def score(self, records: list[dict]) -> dict[str, float]:
         return squad_scores({r["id"]: r["prediction"] for r in records}, {r["id"]: r["label"] for r in records})
@@ -130,10 +136,3 @@ class ExtractiveQA(Task):
     def sample_count(self, split: Split) -> int:
         """The original run_qa reports the number of windows (features), not of questions."""
         return len(split.features)
-
-    def extra_outputs(self, prefix: str, records: list[dict], split: Split, output) -> dict:
-        decoded = self._nbest[split.name]
-        outputs = {f"{prefix}_predictions.json": decoded.predictions, f"{prefix}_nbest_predictions.json": decoded.nbest}
-        if decoded.null_score_diffs is not None:
-            outputs[f"{prefix}_null_odds.json"] = decoded.null_score_diffs
-        return outputs

@@ -1,0 +1,106 @@
+"""The Trainer of every fine-tuning task, and what it writes beside the Trainer's own files.
+
+`TaskTrainer` evaluates by decoding the model outputs into per-example predictions with the task and
+scoring those (instead of a metric on raw logits), which lets QA score answers assembled across
+windows and HoC score whole documents, during training and after; `predict_split` returns the
+metrics and the decoded predictions. It also keeps the original's loss arithmetic under gradient
+accumulation (see `TaskTrainer.__init__`). `SaveRunSettings` stores the run's settings in every
+checkpoint, so a resume can tell whether it continues the same run (`linkbert.runs`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import speed_metrics
+
+from linkbert.errors import UsageError
+from linkbert.finetune.data import Split
+from linkbert.finetune.tasks.base import Decoded, Task
+from linkbert.jsonl import atomic_output
+from linkbert.runs import save_settings
+
+# metric key prefix -> file prefix: keys eval_* / test_*, files eval_* / predict_*, as the original
+# scripts and the HuggingFace examples name them
+FILE_PREFIX = {"eval": "eval", "test": "predict"}
+
+
+class TaskTrainer(Trainer):
+    """A Trainer whose evaluation decodes the model outputs into per-example predictions with the
+    task and scores those, instead of computing a metric on raw logits. This is what lets QA score
+    answers assembled across windows and HoC score whole documents, during training and after."""
+
+    def __init__(self, *args, task: Task, eval_split: Split | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The original's step loss is the mean of its micro-batches' mean losses. transformers 5 sets
+        # `model_accepts_loss_kwargs` when the model's forward takes **kwargs (every BERT head does) and
+        # then expects the model to normalise by `num_items_in_batch`: it skips the division by the
+        # accumulation count in `training_step` and, under DDP, multiplies the loss by the number of
+        # processes (`average_tokens_across_devices`). The BERT heads ignore `num_items_in_batch` and
+        # return a plain mean, so with the flag set the backpropagated and logged loss would be
+        # accumulation-count (and world-size) times too large. Turning it off restores the division.
+        self.model_accepts_loss_kwargs = False
+        self.task = task
+        self.eval_split = eval_split
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """The Trainer's evaluation hook (eval_strategy): scores the validation split it was built with."""
+        if eval_dataset is not None:
+            raise UsageError("TaskTrainer.evaluate scores the split it was built with; use predict_split for others")
+        metrics, _ = self.evaluate_split(self.eval_split, ignore_keys=ignore_keys)
+        return metrics
+
+    def evaluate_split(self, split: Split, ignore_keys=None) -> tuple[dict[str, float], Decoded]:
+        """predict_split under the "eval" prefix, logged and reported to callbacks as an evaluation."""
+        metrics, decoded = self.predict_split(split, "eval", ignore_keys=ignore_keys)
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics, decoded
+
+    def predict_split(self, split: Split, metric_key_prefix: str, ignore_keys=None) -> tuple[dict[str, float], Decoded]:
+        """Run the model over split.features, decode per example, score when labels exist; return the
+        metrics (keys prefixed) and what decoding produced."""
+        evaluating = metric_key_prefix == "eval"
+        dataloader = self.get_eval_dataloader(split.features) if evaluating else self.get_test_dataloader(split.features)
+        start = time.time()
+        output = self.evaluation_loop(
+            dataloader,
+            description="Evaluation" if evaluating else "Prediction",
+            prediction_loss_only=False,
+            ignore_keys=ignore_keys,
+            metric_key_prefix=metric_key_prefix,
+        )
+        decoded = self.task.decode(output, split, FILE_PREFIX[metric_key_prefix])
+        metrics = dict(output.metrics)
+        if decoded.records and all(record["label"] is not None for record in decoded.records):
+            metrics.update({f"{metric_key_prefix}_{key}": value for key, value in self.task.score(decoded.records).items()})
+        batches = -(-output.num_samples // (self.args.eval_batch_size * self.args.world_size))
+        metrics.update(speed_metrics(metric_key_prefix, start, num_samples=output.num_samples, num_steps=batches))
+        if self.state.epoch is not None:
+            metrics["epoch"] = self.state.epoch
+        return metrics, decoded
+
+
+class SaveRunSettings(TrainerCallback):
+    """Writes the run's settings into every checkpoint the Trainer saves."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            save_settings(folder, self.settings)
+
+
+def write_predictions(output_dir: Path, file_prefix: str, decoded: Decoded) -> None:
+    """`<prefix>_predictions.jsonl` (one record per example) and the task's further files, each atomically."""
+    with atomic_output(output_dir / f"{file_prefix}_predictions.jsonl") as handle:
+        for record in decoded.records:
+            handle.write(json.dumps(record) + "\n")
+    for filename, content in decoded.files.items():
+        with atomic_output(output_dir / filename) as handle:
+            json.dump(content, handle, indent=2)
