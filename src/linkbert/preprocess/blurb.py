@@ -230,7 +230,7 @@ def read_pico(path: Path) -> list[dict]:
 
 
 @dataclass(frozen=True)
-class Task:
+class BlurbDataset:
     """One BLURB dataset: output name (`<name>_hf`), family folder, raw folder, reader, raw file names."""
 
     name: str
@@ -251,20 +251,20 @@ PUBMEDQA_FILES = {"train": "pqal_fold0/train_set.json", "dev": "pqal_fold0/dev_s
 TASKS = {
     task.name: task
     for task in (
-        Task("pubmedqa", "seqcls", "pubmedqa", read_pubmedqa, PUBMEDQA_FILES),
-        Task("bioasq", "seqcls", "BioASQ", read_bioasq),
-        Task("chemprot", "seqcls", "chemprot", read_relation),
-        Task("DDI", "seqcls", "DDI", read_relation),
-        Task("GAD", "seqcls", "GAD", read_gad),
-        Task("BIOSSES", "seqcls", "BIOSSES", read_biosses),
-        Task("HoC", "seqcls", "HoC", read_hoc),
-        *(Task(name, "tokcls", name, read_ner) for name in NER_SETS),
-        Task("ebmnlp", "tokcls", "ebmnlp", read_pico),
+        BlurbDataset("pubmedqa", "seqcls", "pubmedqa", read_pubmedqa, PUBMEDQA_FILES),
+        BlurbDataset("bioasq", "seqcls", "BioASQ", read_bioasq),
+        BlurbDataset("chemprot", "seqcls", "chemprot", read_relation),
+        BlurbDataset("DDI", "seqcls", "DDI", read_relation),
+        BlurbDataset("GAD", "seqcls", "GAD", read_gad),
+        BlurbDataset("BIOSSES", "seqcls", "BIOSSES", read_biosses),
+        BlurbDataset("HoC", "seqcls", "HoC", read_hoc),
+        *(BlurbDataset(name, "tokcls", name, read_ner) for name in NER_SETS),
+        BlurbDataset("ebmnlp", "tokcls", "ebmnlp", read_pico),
     )
 }
 
 
-def select_tasks(names: Iterable[str] | None) -> list[Task]:
+def select_tasks(names: Iterable[str] | None) -> list[BlurbDataset]:
     """Tasks by name (case-insensitive), in the order given; all 13 when `names` is None."""
     if not names:
         return list(TASKS.values())
@@ -282,7 +282,7 @@ def record_length(record: dict) -> int:
     return whitespace_tokens(*(record[key] for key in ("sentence", "sentence1", "sentence2") if key in record))
 
 
-def convert_task(task: Task, raw_dir: Path, output_dir: Path):
+def convert_task(task: BlurbDataset, raw_dir: Path, output_dir: Path):
     """Read and check all three raw splits of `task`, then write its three output files."""
     records = {split: task.read(require_file(task.raw_path(raw_dir, split), BLURB_HINT)) for split in SPLITS}
     return write_splits(task.name, task.out_dir(output_dir), records, record_length)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from linkbert.results.families import BLURB, BLURB_TYPES, Task
+from linkbert.results.families import BLURB, BLURB_TYPES, PaperColumn
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def type_means(scores: Mapping[str, float], tasks: Sequence[Task] = BLURB.tasks) -> list[TypeMean]:
+def type_means(scores: Mapping[str, float], tasks: Sequence[PaperColumn] = BLURB.tasks) -> list[TypeMean]:
     """One TypeMean per BLURB task type, in BLURB's order."""
     means = []
     for task_type in BLURB_TYPES:
@@ -42,7 +42,7 @@ def type_means(scores: Mapping[str, float], tasks: Sequence[Task] = BLURB.tasks)
     return means
 
 
-def blurb_score(scores: Mapping[str, float], tasks: Sequence[Task] = BLURB.tasks) -> BlurbScore:
+def blurb_score(scores: Mapping[str, float], tasks: Sequence[PaperColumn] = BLURB.tasks) -> BlurbScore:
     """The BLURB score, defined only when every task has a score; otherwise the missing task names."""
     missing = tuple(task.name for task in tasks if scores.get(task.name) is None)
     if missing:

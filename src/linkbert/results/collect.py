@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from linkbert.results.families import Task, task_for_run_dir
+from linkbert.results.families import PaperColumn, task_for_run_dir
 
 RESULTS_FILE = "predict_results.json"
 OK, UNFINISHED, INVALID = "ok", "unfinished", "invalid"
@@ -22,7 +22,7 @@ OK, UNFINISHED, INVALID = "ok", "unfinished", "invalid"
 @dataclass(frozen=True)
 class RunResult:
     model: str
-    task: Task
+    task: PaperColumn
     path: Path  # the predict_results.json read (or expected)
     status: str  # OK, UNFINISHED or INVALID
     value: float | None  # on the paper's 0-100 scale; None unless status is OK
@@ -34,10 +34,10 @@ class Collection:
     warnings: list[str] = field(default_factory=list)
     ignored_dirs: list[str] = field(default_factory=list)  # run directories no paper table uses
 
-    def get(self, task: Task, model: str) -> RunResult | None:
+    def get(self, task: PaperColumn, model: str) -> RunResult | None:
         return self.results.get((task.run_dir, model))
 
-    def value(self, task: Task, model: str) -> float | None:
+    def value(self, task: PaperColumn, model: str) -> float | None:
         """Our 0-100 score, or None when the run is absent, unfinished or invalid."""
         result = self.get(task, model)
         return None if result is None else result.value
@@ -48,7 +48,7 @@ class Collection:
         return {model for run_dir, model in self.results if run_dir in run_dirs}
 
 
-def _check_value(value, task: Task) -> str | None:
+def _check_value(value, task: PaperColumn) -> str | None:
     """Why `value` cannot be task's metric, or None when it can."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"'{task.key}' is {value!r}, expected a number"
@@ -61,7 +61,7 @@ def _check_value(value, task: Task) -> str | None:
     return None
 
 
-def read_run(run_path: Path, model: str, task: Task) -> tuple[RunResult, str | None]:
+def read_run(run_path: Path, model: str, task: PaperColumn) -> tuple[RunResult, str | None]:
     """Read one run directory; return its result and a warning (None when there is nothing to say)."""
     path = run_path / RESULTS_FILE
     if not path.is_file():

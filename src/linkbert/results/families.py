@@ -3,7 +3,7 @@
 A run of the recipes writes `runs/<run_dir>/<model>/predict_results.json`; `key` names the test metric
 the entry script computes there and `scale` turns it into the paper's 0-100 scale (sequence
 classification, NER and multiple choice report fractions; extractive QA reports 0-100 already, as the
-SQuAD metric does). Task order is the column order of the paper's table.
+SQuAD metric does). Column order is the column order of the paper's table.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ BLURB_TYPES = (NER, PICO, RELATION, SIMILARITY, DOC_CLASSIFICATION, QA)
 
 
 @dataclass(frozen=True)
-class Task:
+class PaperColumn:
+    """One task column of a paper table and the run that fills it."""
+
     run_dir: str  # runs/<run_dir>/<model>/, the recipes' output directory name
     name: str  # the paper's column name
     metric: str  # the paper's metric, as a reader would name it
@@ -34,16 +36,16 @@ class Task:
 @dataclass(frozen=True)
 class Family:
     name: str  # also the output file stem: <name>.md, <name>.csv, <name>.png
-    tasks: tuple[Task, ...]
+    tasks: tuple[PaperColumn, ...]
     aggregate: str | None  # "mean" (MRQA Avg), "blurb" (BLURB score) or None
 
 
-def _mrqa(run_dir: str, name: str) -> Task:
-    return Task(run_dir, name, "F1", "test_f1", 1.0)
+def _mrqa(run_dir: str, name: str) -> PaperColumn:
+    return PaperColumn(run_dir, name, "F1", "test_f1", 1.0)
 
 
-def _blurb(run_dir: str, name: str, metric: str, key: str, task_type: str) -> Task:
-    return Task(run_dir, name, metric, key, 100.0, task_type)
+def _blurb(run_dir: str, name: str, metric: str, key: str, task_type: str) -> PaperColumn:
+    return PaperColumn(run_dir, name, metric, key, 100.0, task_type)
 
 
 MRQA = Family(
@@ -79,20 +81,20 @@ BLURB = Family(
     aggregate="blurb",
 )
 
-MEDQA = Family("MedQA", (Task("medqa_usmle_hf", "MedQA-USMLE", "accuracy", "test_accuracy", 100.0),), aggregate=None)
+MEDQA = Family("MedQA", (PaperColumn("medqa_usmle_hf", "MedQA-USMLE", "accuracy", "test_accuracy", 100.0),), aggregate=None)
 
 # Table 9 evaluates the MedQA-fine-tuned BioLinkBERT-large on MMLU without further training; the
 # recipe writes that prediction-only run under its own directory.
 MMLU = Family(
     "MMLU",
-    (Task("mmlu_professional_medicine_eval", "MMLU professional medicine", "accuracy", "test_accuracy", 100.0),),
+    (PaperColumn("mmlu_professional_medicine_eval", "MMLU professional medicine", "accuracy", "test_accuracy", 100.0),),
     aggregate=None,
 )
 
 FAMILIES = (MRQA, BLURB, MEDQA, MMLU)
 
 
-def task_for_run_dir(run_dir: str) -> tuple[Family, Task] | None:
+def task_for_run_dir(run_dir: str) -> tuple[Family, PaperColumn] | None:
     """The family and task whose results the recipes write under runs/<run_dir>/, or None."""
     for family in FAMILIES:
         for task in family.tasks:
