@@ -29,7 +29,11 @@ SHAPES = {
 
 def make_features(rng: random.Random, count: int, max_length: int, options: int | None, kind: str) -> list[dict]:
     def tokens(length):
-        return {"input_ids": [rng.randint(5, 28000) for _ in range(length)], "token_type_ids": [0] * length, "attention_mask": [1] * length}
+        return {
+            "input_ids": [rng.randint(5, 28000) for _ in range(length)],
+            "token_type_ids": [0] * length,
+            "attention_mask": [1] * length,
+        }
 
     features = []
     for _ in range(count):
@@ -39,7 +43,9 @@ def make_features(rng: random.Random, count: int, max_length: int, options: int 
             feature["labels"] = rng.randint(0, options - 1)
         else:
             feature = tokens(rng.randint(32, max_length))
-            feature["labels"] = [rng.choice([-100, 0, 1, 2]) for _ in feature["input_ids"]] if kind == "token" else rng.randint(0, 1)
+            feature["labels"] = (
+                [rng.choice([-100, 0, 1, 2]) for _ in feature["input_ids"]] if kind == "token" else rng.randint(0, 1)
+            )
         features.append(feature)
     return features
 
@@ -57,7 +63,11 @@ def hf_collator(tokenizer, kind: str):
         import torch
 
         options = len(features[0]["input_ids"])
-        flat = [{key: value[option] for key, value in feature.items() if key != "labels"} for feature in features for option in range(options)]
+        flat = [
+            {key: value[option] for key, value in feature.items() if key != "labels"}
+            for feature in features
+            for option in range(options)
+        ]
         batch = {key: tensor.view(len(features), options, -1) for key, tensor in padding(flat).items()}
         batch["labels"] = torch.tensor([feature["labels"] for feature in features])
         return batch
@@ -89,25 +99,40 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(build_tiny_bert(Path(tmp) / "tiny", ["a b c"], vocab_size=40, seed=0))
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            build_tiny_bert(Path(tmp) / "tiny", ["a b c"], vocab_size=40, seed=0)
+        )
     rng = random.Random(0)
-    report = {"device": platform.processor() or platform.machine(), "torch": torch.__version__, "transformers": transformers.__version__, "shapes": {}}
+    report = {
+        "device": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "shapes": {},
+    }
     print("| shape | HF collate ms | ours ms | HF whole batch ms | ours whole batch ms |")
     print("|---|---:|---:|---:|---:|")
     for name, (batch, max_length, options, kind) in SHAPES.items():
         features = make_features(rng, batch * 8, max_length, options, kind)
-        theirs, ours = hf_collator(tokenizer, kind), PaddingCollator.for_tokenizer(tokenizer, 8, token_labels=kind == "token")
+        theirs, ours = (
+            hf_collator(tokenizer, kind),
+            PaddingCollator.for_tokenizer(tokenizer, 8, token_labels=kind == "token"),
+        )
         one_batch = features[:batch]
         row = {
-            "hf_collate_ms": per_call_ms(lambda: theirs([dict(f) for f in one_batch]), args.repeats),
-            "ours_collate_ms": per_call_ms(lambda: ours(one_batch), args.repeats),
+            "hf_collate_ms": per_call_ms(lambda c=theirs, b=one_batch: c([dict(f) for f in b]), args.repeats),
+            "ours_collate_ms": per_call_ms(lambda c=ours, b=one_batch: c(b), args.repeats),
         }
         dataset = datasets.Dataset.from_list(features)
         for label, collator in (("hf", theirs), ("ours", ours)):
             loader = DataLoader(dataset, batch_size=batch, shuffle=True, collate_fn=collator)
-            row[f"{label}_whole_batch_ms"] = per_call_ms(lambda loader=loader: sum(1 for _ in loader), max(1, args.repeats // 8)) / len(loader)
+            row[f"{label}_whole_batch_ms"] = per_call_ms(
+                lambda loader=loader: sum(1 for _ in loader), max(1, args.repeats // 8)
+            ) / len(loader)
         report["shapes"][name] = row
-        print(f"| {name} | {row['hf_collate_ms']:.2f} | {row['ours_collate_ms']:.2f} | {row['hf_whole_batch_ms']:.2f} | {row['ours_whole_batch_ms']:.2f} |")
+        print(
+            f"| {name} | {row['hf_collate_ms']:.2f} | {row['ours_collate_ms']:.2f} | {row['hf_whole_batch_ms']:.2f} "
+            f"| {row['ours_whole_batch_ms']:.2f} |"
+        )
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
 

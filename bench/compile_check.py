@@ -43,7 +43,13 @@ def check(variant: str, steps: int, batch: int, max_length: int, bucket: int, de
     counters.clear()
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, num_labels=3, attn_implementation="sdpa"
+        vocab_size=100,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        num_labels=3,
+        attn_implementation="sdpa",
     )
     model = BertForSequenceClassification(config).to(device)
     collate = dict
@@ -87,15 +93,28 @@ def main(argv=None) -> None:
     parser.add_argument("--max_length", type=int, default=64)
     parser.add_argument("--bucket", type=int, default=128, help="--padding_free_bucket of the bucketed variant")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--attention", default="auto", choices=["auto", "varlen", "repad"], help="--padding_free_attention of the padding-free variants")
+    parser.add_argument(
+        "--attention",
+        default="auto",
+        choices=["auto", "varlen", "repad"],
+        help="--padding_free_attention of the padding-free variants",
+    )
     parser.add_argument("--output", help="write the JSON report here")
     args = parser.parse_args(argv)
     report = {}
     for variant in ("padded", "padding_free", "padding_free_bucketed"):
-        report[variant] = check(variant, args.steps, args.batch, args.max_length, args.bucket, args.device, args.attention)
+        report[variant] = check(
+            variant, args.steps, args.batch, args.max_length, args.bucket, args.device, args.attention
+        )
         row = report[variant]
-        syncs = "" if row["host_syncs_per_eager_step"] is None else f"   host syncs per eager step {row['host_syncs_per_eager_step']}"
-        print(f"{variant:<22} graph breaks {row['graph_breaks']:>3}   graphs compiled {row['frames_compiled']:>3}{syncs}")
+        syncs = (
+            ""
+            if row["host_syncs_per_eager_step"] is None
+            else f"   host syncs per eager step {row['host_syncs_per_eager_step']}"
+        )
+        print(
+            f"{variant:<22} graph breaks {row['graph_breaks']:>3}   graphs compiled {row['frames_compiled']:>3}{syncs}"
+        )
         for reason in row["break_reasons"]:
             print(f"    break: {reason}")
     if args.output:

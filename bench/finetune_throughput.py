@@ -103,7 +103,12 @@ def write_qa_data(directory: Path, lengths: list[int], rng: random.Random) -> Pa
             context = " ".join(context_words)
             start = len(" ".join(context_words[:first])) + (1 if first else 0)
             answer = " ".join(context_words[first : first + 2])
-            record = {"id": str(index), "question": question, "context": context, "answers": {"text": [answer], "answer_start": [start]}}
+            record = {
+                "id": str(index),
+                "question": question,
+                "context": context,
+                "answers": {"text": [answer], "answer_start": [start]},
+            }
             handle.write(json.dumps(record) + "\n")
     return path
 
@@ -113,9 +118,16 @@ def build_model(directory: Path, shape: str) -> Path:
 
     layers, hidden, heads, intermediate, max_len = SHAPES[shape][:5]
     return build_tiny_bert(
-        directory / f"bert-{shape}", [" ".join(WORDS)], vocab_size=len(WORDS) + 200, hidden_size=hidden, num_layers=layers,
-        num_heads=heads, intermediate_size=intermediate, max_position_embeddings=512, seed=0,
-    )  # fmt: skip
+        directory / f"bert-{shape}",
+        [" ".join(WORDS)],
+        vocab_size=len(WORDS) + 200,
+        hidden_size=hidden,
+        num_layers=layers,
+        num_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=512,
+        seed=0,
+    )
 
 
 def setting_flags(name: str, cuda: bool, bf16_ok: bool) -> list[str]:
@@ -123,7 +135,13 @@ def setting_flags(name: str, cuda: bool, bf16_ok: bool) -> list[str]:
     if name not in SETTINGS:
         raise ValueError(f"unknown setting {name!r}: expected one of {', '.join(SETTINGS)}")
     if name == "original":
-        return (["--fp16"] if cuda else []) + ["--attn_implementation", "eager", "--pad_to_max_length", "--optim", "adamw_torch"]
+        return (["--fp16"] if cuda else []) + [
+            "--attn_implementation",
+            "eager",
+            "--pad_to_max_length",
+            "--optim",
+            "adamw_torch",
+        ]
     flags = (["--bf16"] if bf16_ok else []) + ["--attn_implementation", "sdpa", "--optim", "adamw_torch_fused"]
     if name in ("padfree", "padfree-compile"):
         flags.append("--padding_free")
@@ -137,7 +155,9 @@ def settings_list(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in SETTINGS]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown setting(s) {', '.join(unknown) or '(none given)'}; valid settings: {', '.join(SETTINGS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown setting(s) {', '.join(unknown) or '(none given)'}; valid settings: {', '.join(SETTINGS)}"
+        )
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"a setting is named twice in {text!r}")
     return names
@@ -189,29 +209,71 @@ def train_flops(model_dir: Path, lengths: list[int]) -> float:
     return sum(6 * layers * per_layer_params * n + 12 * layers * hidden * n * n for n in lengths)
 
 
-def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, steps: int, cuda: bool, bf16_ok: bool, extra: list[str]) -> dict:
+def run_setting(
+    name: str,
+    model_dir: Path,
+    data: Path,
+    out: Path,
+    shape: str,
+    steps: int,
+    cuda: bool,
+    bf16_ok: bool,
+    extra: list[str],
+) -> dict:
     import torch
 
     from linkbert.finetune.run import run
 
     max_len, batch = SHAPES[shape][4], SHAPES[shape][5]
     argv = [
-        "--model_name_or_path", str(model_dir), "--train_file", str(data), "--validation_file", str(data),
-        "--do_train", "--do_eval", "--output_dir", str(out), "--overwrite_output_dir", "--max_seq_length", str(max_len),
-        "--per_device_train_batch_size", str(batch), "--per_device_eval_batch_size", str(batch), "--max_steps", str(steps),
-        "--learning_rate", "2e-5", "--save_strategy", "no", "--report_to", "none", "--disable_tqdm", "true",
-        "--log_level", "warning", "--seed", "42", "--max_eval_samples", str(4 * batch),
-        "--dataloader_num_workers", "2" if cuda else "0",
+        "--model_name_or_path",
+        str(model_dir),
+        "--train_file",
+        str(data),
+        "--validation_file",
+        str(data),
+        "--do_train",
+        "--do_eval",
+        "--output_dir",
+        str(out),
+        "--overwrite_output_dir",
+        "--max_seq_length",
+        str(max_len),
+        "--per_device_train_batch_size",
+        str(batch),
+        "--per_device_eval_batch_size",
+        str(batch),
+        "--max_steps",
+        str(steps),
+        "--learning_rate",
+        "2e-5",
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--log_level",
+        "warning",
+        "--seed",
+        "42",
+        "--max_eval_samples",
+        str(4 * batch),
+        "--dataloader_num_workers",
+        "2" if cuda else "0",
         *(["--doc_stride", str(max_len // 3)] if shape in QA_SHAPES else []),  # the recipe: 128 of 384
-        *setting_flags(name, cuda, bf16_ok), *extra,
-    ]  # fmt: skip
+        *setting_flags(name, cuda, bf16_ok),
+        *extra,
+    ]
     batches_file = out.parent / f"{out.name}.batches"
     batches_file.unlink(missing_ok=True)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     status = run(recording_task(batches_file, shape), argv)
     if status != 0:
-        raise RuntimeError(f"setting {name}: linkbert.finetune.run.run exited with status {status} (its error line is above)")
+        raise RuntimeError(
+            f"setting {name}: linkbert.finetune.run.run exited with status {status} (its error line is above)"
+        )
     results = json.loads((out / "all_results.json").read_text())
     state = json.loads((out / "trainer_state.json").read_text())
     batches = [list(map(int, line.split())) for line in batches_file.read_text().splitlines()]
@@ -219,9 +281,11 @@ def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, s
     train_batches = batches[: len(batches) - eval_batches]
     if len(train_batches) != state["global_step"]:
         raise RuntimeError(
-            f"setting {name}: {len(batches)} collated batches for {state['global_step']} training steps and {eval_batches} evaluation "
-            f"batches; the token counts are exact only when the train set is exactly --max_steps batches (no extra flags changing that)"
-        )  # fmt: skip
+            f"setting {name}: {len(batches)} collated batches for {state['global_step']} training steps and "
+            f"{eval_batches} evaluation "
+            "batches; the token counts are exact only when the train set is exactly --max_steps batches (no extra "
+            "flags changing that)"
+        )
     train_lengths = [length for batch_line in train_batches for length in batch_line[1:]]
     padded, real = sum(line[0] * (len(line) - 1) for line in train_batches), sum(train_lengths)
     return {
@@ -230,7 +294,10 @@ def run_setting(name: str, model_dir: Path, data: Path, out: Path, shape: str, s
         "padded_tokens": padded,
         "real_tokens": real,
         "encoder_tokens": real if is_padding_free(name) else padded,
-        "peak_memory_gb": (torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30,
+        "peak_memory_gb": (
+            torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
+        / 2**30,
         "accuracy": results.get("eval_accuracy"),
         "f1": results.get("eval_f1"),
         "eval_loss": results.get("eval_loss"),
@@ -263,7 +330,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--shape", choices=SHAPES, default="tiny")
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--settings", type=settings_list, default=",".join(SETTINGS), help=f"comma-separated, from: {', '.join(SETTINGS)}")
+    parser.add_argument(
+        "--settings",
+        type=settings_list,
+        default=",".join(SETTINGS),
+        help=f"comma-separated, from: {', '.join(SETTINGS)}",
+    )
     parser.add_argument("--learnable_steps", type=int, default=60, help="steps of the same-results check (0 to skip)")
     parser.add_argument("--output", help="write the JSON results here (rewritten after every setting)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="further flags for every run")
@@ -273,7 +345,15 @@ def main(argv=None) -> int:
     _, _, _, _, max_len, batch, mean, std, low = SHAPES[args.shape]
     rng = random.Random(0)
     lengths = synthetic_lengths(rng, args.steps * batch, mean, std, low, max_len)
-    report = {"shape": args.shape, "steps": args.steps, "batch": batch, "max_seq_length": max_len, "mean_length": sum(lengths) / len(lengths), **info, "settings": {}}
+    report = {
+        "shape": args.shape,
+        "steps": args.steps,
+        "batch": batch,
+        "max_seq_length": max_len,
+        "mean_length": sum(lengths) / len(lengths),
+        **info,
+        "settings": {},
+    }
     failed = []
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,7 +364,9 @@ def main(argv=None) -> int:
         for name in args.settings:
             start = time.time()
             try:
-                row = run_setting(name, model_dir, data, tmp / name, args.shape, args.steps, info["cuda"], info["bf16"], args.extra)
+                row = run_setting(
+                    name, model_dir, data, tmp / name, args.shape, args.steps, info["cuda"], info["bf16"], args.extra
+                )
             except Exception as err:  # one broken setting must not cost the others their numbers (GPU time is scarce)
                 traceback.print_exc()
                 report["settings"][name] = {"error": f"{type(err).__name__}: {err}"}
@@ -338,7 +420,17 @@ def same_results_check(tmp: Path, shape: str, steps: int, info: dict) -> dict:
     model_dir = build_model(directory, "tiny")
     out = {}
     for name in SAME_RESULTS_SETTINGS:
-        row = run_setting(name, model_dir, data, tmp / f"learnable-{name}", "tiny", steps, info["cuda"], info["bf16"], ["--learning_rate", "5e-4", "--warmup_steps", "0.1", "--max_eval_samples", "256"])
+        row = run_setting(
+            name,
+            model_dir,
+            data,
+            tmp / f"learnable-{name}",
+            "tiny",
+            steps,
+            info["cuda"],
+            info["bf16"],
+            ["--learning_rate", "5e-4", "--warmup_steps", "0.1", "--max_eval_samples", "256"],
+        )
         out[name] = {"accuracy": row["accuracy"], "eval_loss": row["eval_loss"]}
     return out
 
@@ -356,17 +448,30 @@ def table_row(name: str, row: dict) -> list[str]:
     mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
     ratio = f"{row['speedup_vs_original']:.2f}x" if row.get("speedup_vs_original") else "n/a"
     return [
-        name, f"{row['real_tokens_per_s']:.0f}", f"{row['padded_tokens_per_s']:.0f}", f"{encoder:.0f}",
-        f"{row['samples_per_s']:.1f}", mfu, f"{row['peak_memory_gb']:.2f}", ratio,
-    ]  # fmt: skip
+        name,
+        f"{row['real_tokens_per_s']:.0f}",
+        f"{row['padded_tokens_per_s']:.0f}",
+        f"{encoder:.0f}",
+        f"{row['samples_per_s']:.1f}",
+        mfu,
+        f"{row['peak_memory_gb']:.2f}",
+        ratio,
+    ]
 
 
 def markdown_table(header: tuple[str, ...], rows: list[list[str]]) -> list[str]:
     """A Markdown table, first column left-aligned, the others right-aligned, padded to line up."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells):
-        return "| " + " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
 
     rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
     return [line(header), rule, *(line(row) for row in rows)]
@@ -389,7 +494,8 @@ def format_report(report: dict, title: str | None = None) -> str:
     same-results line."""
     lines = [] if title is None else [f"**{title}**", ""]
     lines += [
-        f"{report['shape']}: {report['steps']} steps x batch {report['batch']}, max length {report['max_seq_length']}, mean real length {report['mean_length']:.0f}  ",
+        f"{report['shape']}: {report['steps']} steps x batch {report['batch']}, max length "
+        f"{report['max_seq_length']}, mean real length {report['mean_length']:.0f}  ",
         f"device: {report['device']}, torch {report['torch']}, transformers {report['transformers']}",
         "",
         *markdown_table(COLUMNS, [table_row(name, row) for name, row in report["settings"].items()]),

@@ -65,7 +65,11 @@ def unique_names(rng: random.Random, count: int, taken: set[str]) -> list[str]:
 def make_world(rng: random.Random, countries: int, cities: int, people: int) -> dict:
     """People spread evenly over the cities; each city lies in one of `countries` countries."""
     taken: set[str] = set()
-    world = {"countries": unique_names(rng, countries, taken), "cities": unique_names(rng, cities, taken), "people": unique_names(rng, people, taken)}
+    world = {
+        "countries": unique_names(rng, countries, taken),
+        "cities": unique_names(rng, cities, taken),
+        "people": unique_names(rng, people, taken),
+    }
     world["city_of"] = {person: world["cities"][i % cities] for i, person in enumerate(world["people"])}
     world["country_of"] = {city: rng.choice(world["countries"]) for city in world["cities"]}
     return world
@@ -78,13 +82,22 @@ def corpus_docs(world: dict, rng: random.Random) -> list[dict]:
         country = world["country_of"][city]
         # One sentence per segment (build_pairs --segment_unit sentence): the city and the country
         # it implies stay in one segment, the trade in the next.
-        text = f"{person} lives in {city} and pays taxes to {country}. {person} works as a {rng.choice(TRADES)} and enjoys {rng.choice(HOBBIES)}."
+        text = (
+            f"{person} lives in {city} and pays taxes to {country}. "
+            f"{person} works as a {rng.choice(TRADES)} and enjoys {rng.choice(HOBBIES)}."
+        )
         docs.append({"id": f"person:{person}", "text": text, "links": [f"city:{city}"]})
     for city, country in world["country_of"].items():
         docs.append({"id": f"city:{city}", "text": f"{city} is a city in {country}.", "links": [f"country:{country}"]})
     for country in world["countries"]:
         capital = rng.choice([c for c, y in world["country_of"].items() if y == country])
-        docs.append({"id": f"country:{country}", "text": f"{country} is a country with the capital {capital}.", "links": [f"city:{capital}"]})
+        docs.append(
+            {
+                "id": f"country:{country}",
+                "text": f"{country} is a country with the capital {capital}.",
+                "links": [f"city:{capital}"],
+            }
+        )
     return docs
 
 
@@ -97,7 +110,13 @@ def qa_example(rng: random.Random, world: dict, index: int) -> dict:
     rng.shuffle(facts)
     context = " ".join(facts)
     answer_start = context.index(f"{c1} is a city in {y1}.") + len(f"{c1} is a city in ")
-    return {"id": f"q{index}", "question": f"which country does {p1} pay taxes to ?", "context": context, "answer": y1, "answer_start": answer_start}
+    return {
+        "id": f"q{index}",
+        "question": f"which country does {p1} pay taxes to ?",
+        "context": context,
+        "answer": y1,
+        "answer_start": answer_start,
+    }
 
 
 # ---------------------------------------------------------------- pretraining
@@ -108,17 +127,56 @@ def pretrain(variant: str, docs_path: Path, init: Path, out: Path, args) -> dict
     from linkbert.pretrain.train import main as train_main
 
     pairs = out / f"pairs-{variant}"
-    build = ["--corpus", str(docs_path), "--tokenizer", str(init), "--output_dir", str(pairs), "--max_seq_length", "64",
-             "--segment_length", "32", "--segment_unit", "sentence", "--seed", str(args.seed), "--overwrite_output_dir"]  # fmt: skip
+    build = [
+        "--corpus",
+        str(docs_path),
+        "--tokenizer",
+        str(init),
+        "--output_dir",
+        str(pairs),
+        "--max_seq_length",
+        "64",
+        "--segment_length",
+        "32",
+        "--segment_unit",
+        "sentence",
+        "--seed",
+        str(args.seed),
+        "--overwrite_output_dir",
+    ]
     if variant == "bert":
         build.append("--no_links")
     assert build_main(build) == 0
     model = out / f"model-{variant}"
-    train = ["--model_name_or_path", str(init), "--train_dir", str(pairs), "--output_dir", str(model), "--max_steps", str(args.pretrain_steps),
-             "--per_device_train_batch_size", str(args.batch_size), "--learning_rate", str(args.pretrain_lr), "--warmup_steps", "0.06",
-             "--weight_decay", "0.01", "--adam_beta2", "0.98", "--logging_steps", str(max(1, args.pretrain_steps // 10)),
-             "--save_steps", str(args.pretrain_steps), "--seed", str(args.seed), "--mlm_probability", str(args.mlm_probability),
-             "--overwrite_output_dir"]  # fmt: skip
+    train = [
+        "--model_name_or_path",
+        str(init),
+        "--train_dir",
+        str(pairs),
+        "--output_dir",
+        str(model),
+        "--max_steps",
+        str(args.pretrain_steps),
+        "--per_device_train_batch_size",
+        str(args.batch_size),
+        "--learning_rate",
+        str(args.pretrain_lr),
+        "--warmup_steps",
+        "0.06",
+        "--weight_decay",
+        "0.01",
+        "--adam_beta2",
+        "0.98",
+        "--logging_steps",
+        str(max(1, args.pretrain_steps // 10)),
+        "--save_steps",
+        str(args.pretrain_steps),
+        "--seed",
+        str(args.seed),
+        "--mlm_probability",
+        str(args.mlm_probability),
+        "--overwrite_output_dir",
+    ]
     started = time.time()
     assert train_main(train) == 0
     results = json.loads((model / "train_results.json").read_text())
@@ -145,9 +203,13 @@ def cloze(checkpoint: str, world: dict, rng: random.Random, count: int, distract
     for _ in range(count):
         person, (city, other) = rng.choice(world["people"]), rng.sample(world["cities"], 2)
         (country, other_country) = rng.sample(range(len(ids)), 2)
-        facts = [f"{city} is a city in {world['countries'][country]}."] + ([f"{other} is a city in {world['countries'][other_country]}."] if distractor else [])
+        facts = [f"{city} is a city in {world['countries'][country]}."] + (
+            [f"{other} is a city in {world['countries'][other_country]}."] if distractor else []
+        )
         rng.shuffle(facts)
-        encoded = tokenizer(f"{person} lives in {city} and pays taxes to {tokenizer.mask_token}.", " ".join(facts), return_tensors="pt")
+        encoded = tokenizer(
+            f"{person} lives in {city} and pays taxes to {tokenizer.mask_token}.", " ".join(facts), return_tensors="pt"
+        )
         with torch.no_grad():
             logits = model(**encoded).mlm_logits[0]
         position = (encoded["input_ids"][0] == tokenizer.mask_token_id).nonzero()[0, 0]
@@ -188,9 +250,19 @@ def encode(tokenizer, batch: list[dict]):
     which positions belong to the context."""
     import torch
 
-    encoded = tokenizer([e["question"] for e in batch], [e["context"] for e in batch], padding=True, truncation=True, max_length=128, return_tensors="pt")
+    encoded = tokenizer(
+        [e["question"] for e in batch],
+        [e["context"] for e in batch],
+        padding=True,
+        truncation=True,
+        max_length=128,
+        return_tensors="pt",
+    )
     starts = [encoded.char_to_token(i, e["answer_start"], sequence_index=1) for i, e in enumerate(batch)]
-    ends = [encoded.char_to_token(i, e["answer_start"] + len(e["answer"]) - 1, sequence_index=1) for i, e in enumerate(batch)]
+    ends = [
+        encoded.char_to_token(i, e["answer_start"] + len(e["answer"]) - 1, sequence_index=1)
+        for i, e in enumerate(batch)
+    ]
     encoded["start_positions"], encoded["end_positions"] = torch.tensor(starts), torch.tensor(ends)
     context = torch.tensor([[sid == 1 for sid in encoded.sequence_ids(i)] for i in range(len(batch))])
     return encoded, context
@@ -207,7 +279,10 @@ def exact_match(model, tokenizer, examples: list[dict]) -> float:
             inputs, context = encode(tokenizer, examples[first : first + 128])
             gold_start, gold_end = inputs.pop("start_positions"), inputs.pop("end_positions")
             out = model(**inputs)
-            scores = out.start_logits.masked_fill(~context, -1e9)[:, :, None] + out.end_logits.masked_fill(~context, -1e9)[:, None, :]
+            scores = (
+                out.start_logits.masked_fill(~context, -1e9)[:, :, None]
+                + out.end_logits.masked_fill(~context, -1e9)[:, None, :]
+            )
             positions = torch.arange(scores.shape[1])
             allowed = (positions[None, :] >= positions[:, None]) & (positions[None, :] < positions[:, None] + 8)
             best = scores.masked_fill(~allowed, -1e18).flatten(1).argmax(-1)
@@ -219,7 +294,9 @@ def exact_match(model, tokenizer, examples: list[dict]) -> float:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="LinkBERT vs BERT-style pretraining on a synthetic cross-document task", allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        description="LinkBERT vs BERT-style pretraining on a synthetic cross-document task", allow_abbrev=False
+    )
     parser.add_argument("--output_dir", default="runs/bench/pretrain_multihop")
     parser.add_argument("--people", type=int, default=8000)
     parser.add_argument("--cities", type=int, default=2000)
@@ -239,19 +316,29 @@ def parse_args(argv):
     parser.add_argument("--finetune_lr", type=float, default=1e-3)
     parser.add_argument("--finetune_seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads; 1 avoids oversubscribing a shared 2-core machine")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads; 1 avoids oversubscribing a shared 2-core machine"
+    )
     return parser.parse_args(argv)
 
 
 def evaluate(variant: str, info: dict, world: dict, train: list[dict], test: list[dict], args) -> dict:
     checkpoint = info["checkpoint"]
     info["cloze_1_city"] = cloze(checkpoint, world, random.Random(args.seed + 2), args.cloze_examples, distractor=False)
-    info["cloze_2_cities"] = cloze(checkpoint, world, random.Random(args.seed + 3), args.cloze_examples, distractor=True)
+    info["cloze_2_cities"] = cloze(
+        checkpoint, world, random.Random(args.seed + 3), args.cloze_examples, distractor=True
+    )
     scores = [finetune(checkpoint, train, test, seed, args) for seed in args.finetune_seeds]
-    info.update(qa_exact_match=scores, qa_mean=statistics.mean(scores), qa_stdev=statistics.stdev(scores) if len(scores) > 1 else 0.0)
+    info.update(
+        qa_exact_match=scores,
+        qa_mean=statistics.mean(scores),
+        qa_stdev=statistics.stdev(scores) if len(scores) > 1 else 0.0,
+    )
     print(
-        f"{variant}: pairs {info['pair_counts']}; final mlm {info['mlm_loss']:.3f}, drp acc {info['drp_accuracy']:.3f}; "
-        f"cloze 1 city {info['cloze_1_city']:.3f}, 2 cities {info['cloze_2_cities']:.3f} (chance {1 / args.countries:.3f}); "
+        f"{variant}: pairs {info['pair_counts']}; final mlm {info['mlm_loss']:.3f}, drp acc "
+        f"{info['drp_accuracy']:.3f}; "
+        f"cloze 1 city {info['cloze_1_city']:.3f}, 2 cities {info['cloze_2_cities']:.3f} (chance "
+        f"{1 / args.countries:.3f}); "
         f"QA EM {' '.join(f'{s:.3f}' for s in scores)} (mean {info['qa_mean']:.3f} +- {info['qa_stdev']:.3f})",
         flush=True,
     )
@@ -277,18 +364,36 @@ def main(argv: list[str] | None = None) -> int:
     train = [qa_example(qa_rng, world, i) for i in range(args.finetune_train)]
     test = [qa_example(qa_rng, world, i) for i in range(args.finetune_train, args.finetune_train + args.finetune_test)]
     texts = [d["text"] for d in docs] + [e["question"] + " " + e["context"] for e in train[:500]]
-    init = build_tiny_bert(out / "init", texts, vocab_size=args.vocab_size, hidden_size=args.hidden_size, num_layers=args.num_layers, num_heads=args.num_heads,
-                           intermediate_size=4 * args.hidden_size, max_position_embeddings=128, seed=args.seed)  # fmt: skip
-    report = {"command": ["python", "bench/pretrain_multihop.py", *argv], "settings": vars(args), "documents": len(docs), "models": {}}
+    init = build_tiny_bert(
+        out / "init",
+        texts,
+        vocab_size=args.vocab_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        num_heads=args.num_heads,
+        intermediate_size=4 * args.hidden_size,
+        max_position_embeddings=128,
+        seed=args.seed,
+    )
+    report = {
+        "command": ["python", "bench/pretrain_multihop.py", *argv],
+        "settings": vars(args),
+        "documents": len(docs),
+        "models": {},
+    }
     for variant in ("bert", "linkbert"):
-        report["models"][variant] = evaluate(variant, pretrain(variant, docs_path, init, out, args), world, train, test, args)
+        report["models"][variant] = evaluate(
+            variant, pretrain(variant, docs_path, init, out, args), world, train, test, args
+        )
     report["seconds"] = time.time() - started
     with atomic_output(out / "results.json") as handle:
         json.dump(report, handle, indent=2)
     bert, link = report["models"]["bert"], report["models"]["linkbert"]
     print(
-        f"linkbert - bert: cloze 1 city {link['cloze_1_city'] - bert['cloze_1_city']:+.3f}, 2 cities {link['cloze_2_cities'] - bert['cloze_2_cities']:+.3f}; "
-        f"QA EM {link['qa_mean'] - bert['qa_mean']:+.3f} (seed stdev {bert['qa_stdev']:.3f} / {link['qa_stdev']:.3f}); {report['seconds']:.0f} s; {out / 'results.json'}"
+        f"linkbert - bert: cloze 1 city {link['cloze_1_city'] - bert['cloze_1_city']:+.3f}, 2 cities "
+        f"{link['cloze_2_cities'] - bert['cloze_2_cities']:+.3f}; "
+        f"QA EM {link['qa_mean'] - bert['qa_mean']:+.3f} (seed stdev {bert['qa_stdev']:.3f} / "
+        f"{link['qa_stdev']:.3f}); {report['seconds']:.0f} s; {out / 'results.json'}"
     )
     return 0
 

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from linkbert.jsonl import atomic_output
 from linkbert.finetune.tasks.qa.decode import postprocess_predictions
+from linkbert.jsonl import atomic_output
 
 QUESTION_TOKENS = 16
 WORD_LENGTH = 3  # every synthetic context token is a 3-letter word followed by a space
@@ -50,10 +50,14 @@ def synthetic_split(num_examples: int, seq_len: int, doc_stride: int, rng: np.ra
     # to create than the decoding this script measures.
     flat = pa.array(pairs.reshape(-1).astype(np.int64))
     pair_lists = pa.ListArray.from_arrays(pa.array(np.arange(0, len(flat) + 1, 2, dtype=np.int32)), flat)
-    window_lists = pa.ListArray.from_arrays(pa.array(np.arange(0, len(pair_lists) + 1, seq_len, dtype=np.int32)), pair_lists)
+    window_lists = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, len(pair_lists) + 1, seq_len, dtype=np.int32)), pair_lists
+    )
     ids = [f"q{i}" for i in range(num_examples)]
     features = datasets.Dataset(
-        datasets.table.InMemoryTable(pa.table({"example_id": pa.array([ids[i] for i in window_example]), "offset_mapping": window_lists}))
+        datasets.table.InMemoryTable(
+            pa.table({"example_id": pa.array([ids[i] for i in window_example]), "offset_mapping": window_lists})
+        )
     )
     examples = datasets.Dataset.from_dict({"id": ids, "context": contexts})
     return examples, features
@@ -78,7 +82,13 @@ def main(argv=None) -> None:
 
     began = time.perf_counter()
     postprocess_predictions(
-        examples, features, start_logits, end_logits, args.n_best_size, args.max_answer_length, args.version_2_with_negative
+        examples,
+        features,
+        start_logits,
+        end_logits,
+        args.n_best_size,
+        args.max_answer_length,
+        args.version_2_with_negative,
     )
     seconds = time.perf_counter() - began
     print(f"decoded {args.num_examples} examples ({len(features)} windows of {args.seq_len}) in {seconds:.2f} s")

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from linkbert.jsonl import atomic_output
 from linkbert.finetune.tasks.qa.features import prepare_eval_features, prepare_train_features
+from linkbert.jsonl import atomic_output
 from linkbert.tools.tiny_bert import build_tiny_bert
 
 SYLLABLES = "ka lo mi nu pe ra si to vu we xa yo zi ba co de fi gu ha je".split()
@@ -32,7 +32,9 @@ def synthetic_examples(num_examples: int, context_words: int, rng: np.random.Gen
     )
     columns = {"id": [], "question": [], "context": [], "answers": []}
     for index in range(num_examples):
-        words = vocabulary[rng.integers(0, len(vocabulary), size=rng.integers(context_words // 2, context_words * 3 // 2))].tolist()
+        words = vocabulary[
+            rng.integers(0, len(vocabulary), size=rng.integers(context_words // 2, context_words * 3 // 2))
+        ].tolist()
         question = " ".join(vocabulary[rng.integers(0, len(vocabulary), size=rng.integers(6, 14))].tolist()) + "?"
         first = int(rng.integers(0, len(words) - 3))
         answer = " ".join(words[first : first + int(rng.integers(1, 4))])
@@ -79,7 +81,12 @@ def main(argv=None) -> None:
     }
     began = time.perf_counter()
     features = dataset.map(
-        prepare, batched=True, batch_size=args.batch_size, num_proc=args.num_proc, remove_columns=dataset.column_names, fn_kwargs=settings
+        prepare,
+        batched=True,
+        batch_size=args.batch_size,
+        num_proc=args.num_proc,
+        remove_columns=dataset.column_names,
+        fn_kwargs=settings,
     )
     seconds = time.perf_counter() - began
     print(f"tokenized {args.num_examples} examples into {len(features)} {args.features} windows in {seconds:.2f} s")

@@ -21,7 +21,17 @@ from finetune_throughput import format_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # top-level keys of every finetune_throughput.py result, older ones included
-REPORT_KEYS = {"shape", "steps", "batch", "max_seq_length", "mean_length", "device", "torch", "transformers", "settings"}
+REPORT_KEYS = {
+    "shape",
+    "steps",
+    "batch",
+    "max_seq_length",
+    "mean_length",
+    "device",
+    "torch",
+    "transformers",
+    "settings",
+}
 
 
 def main(argv=None) -> int:

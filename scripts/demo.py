@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -33,13 +34,57 @@ class DemoStep:
 
 
 STEPS = [
-    DemoStep("ChemProt-like relation (PRF1)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/chemprot_demo_hf", "test_F1", ["--metric_name", "PRF1"]),
-    DemoStep("PubMedQA-like pair (accuracy)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/pubmedqa_demo_hf", "test_accuracy", ["--metric_name", "accuracy"]),
-    DemoStep("BIOSSES-like similarity (Pearson)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/BIOSSES_demo_hf", "test_pearsonr", ["--metric_name", "pearsonr"], epochs=40),
-    DemoStep("HoC-like multi-label (doc F1)", "linkbert.finetune.tasks.seqcls:SequenceClassification", "seqcls/HoC_demo_hf", "test_F1", ["--metric_name", "hoc"], epochs=40),
-    DemoStep("MRQA-like extractive QA (F1, 0-100)", "linkbert.finetune.tasks.qa:ExtractiveQA", "qa/mrqa_demo_hf", "test_f1", ["--doc_stride", "32"], epochs=15),
-    DemoStep("BC5CDR-like NER (entity F1)", "linkbert.finetune.tasks.tokcls:TokenClassification", "tokcls/ner_demo_hf", "test_f1"),
-    DemoStep("MedQA-like multiple choice (accuracy)", "linkbert.finetune.tasks.mc:MultipleChoice", "mc/medqa_demo_hf", "test_accuracy", epochs=30),
+    DemoStep(
+        "ChemProt-like relation (PRF1)",
+        "linkbert.finetune.tasks.seqcls:SequenceClassification",
+        "seqcls/chemprot_demo_hf",
+        "test_F1",
+        ["--metric_name", "PRF1"],
+    ),
+    DemoStep(
+        "PubMedQA-like pair (accuracy)",
+        "linkbert.finetune.tasks.seqcls:SequenceClassification",
+        "seqcls/pubmedqa_demo_hf",
+        "test_accuracy",
+        ["--metric_name", "accuracy"],
+    ),
+    DemoStep(
+        "BIOSSES-like similarity (Pearson)",
+        "linkbert.finetune.tasks.seqcls:SequenceClassification",
+        "seqcls/BIOSSES_demo_hf",
+        "test_pearsonr",
+        ["--metric_name", "pearsonr"],
+        epochs=40,
+    ),
+    DemoStep(
+        "HoC-like multi-label (doc F1)",
+        "linkbert.finetune.tasks.seqcls:SequenceClassification",
+        "seqcls/HoC_demo_hf",
+        "test_F1",
+        ["--metric_name", "hoc"],
+        epochs=40,
+    ),
+    DemoStep(
+        "MRQA-like extractive QA (F1, 0-100)",
+        "linkbert.finetune.tasks.qa:ExtractiveQA",
+        "qa/mrqa_demo_hf",
+        "test_f1",
+        ["--doc_stride", "32"],
+        epochs=15,
+    ),
+    DemoStep(
+        "BC5CDR-like NER (entity F1)",
+        "linkbert.finetune.tasks.tokcls:TokenClassification",
+        "tokcls/ner_demo_hf",
+        "test_f1",
+    ),
+    DemoStep(
+        "MedQA-like multiple choice (accuracy)",
+        "linkbert.finetune.tasks.mc:MultipleChoice",
+        "mc/medqa_demo_hf",
+        "test_accuracy",
+        epochs=30,
+    ),
 ]
 
 
@@ -56,14 +101,44 @@ def run_step(step: DemoStep, model_dir: Path, output_root: Path, data_root: Path
     data = data_root / step.data_dir
     out = output_root / step.data_dir.split("/")[-1]
     argv = [
-        "--model_name_or_path", str(model_dir),
-        "--train_file", str(data / "train.json"), "--validation_file", str(data / "dev.json"), "--test_file", str(data / "test.json"),
-        "--do_train", "--do_eval", "--do_predict", "--output_dir", str(out), "--overwrite_output_dir",
-        "--per_device_train_batch_size", "16", "--learning_rate", "2e-3", "--num_train_epochs", str(step.epochs),
-        "--warmup_ratio", "0.1", "--max_seq_length", "128", "--save_strategy", "no", "--report_to", "none",
-        "--logging_steps", "50", "--seed", "42", "--disable_tqdm", "true", "--log_level", "warning",
+        "--model_name_or_path",
+        str(model_dir),
+        "--train_file",
+        str(data / "train.json"),
+        "--validation_file",
+        str(data / "dev.json"),
+        "--test_file",
+        str(data / "test.json"),
+        "--do_train",
+        "--do_eval",
+        "--do_predict",
+        "--output_dir",
+        str(out),
+        "--overwrite_output_dir",
+        "--per_device_train_batch_size",
+        "16",
+        "--learning_rate",
+        "2e-3",
+        "--num_train_epochs",
+        str(step.epochs),
+        "--warmup_ratio",
+        "0.1",
+        "--max_seq_length",
+        "128",
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+        "--logging_steps",
+        "50",
+        "--seed",
+        "42",
+        "--disable_tqdm",
+        "true",
+        "--log_level",
+        "warning",
         *step.args,
-    ]  # fmt: skip
+    ]
     start = time.time()
     status = run(load_task(step.task), argv)
     if status != 0:
@@ -81,9 +156,17 @@ def pretrain_and_finetune(output_root: Path, data_root: Path) -> tuple[str, str,
     start = time.time()
     out = run_pretrain_demo(output_root / "pretrain", steps=60)
     results = out["results"]
-    print(f"pairs {out['manifest']['pair_counts']}; mlm loss {results['mlm_loss']:.3f}, drp loss {results['drp_loss']:.3f}, drp accuracy {results['drp_accuracy']:.3f}")
+    print(
+        f"pairs {out['manifest']['pair_counts']}; mlm loss {results['mlm_loss']:.3f}, drp loss "
+        f"{results['drp_loss']:.3f}, drp accuracy {results['drp_accuracy']:.3f}"
+    )
     step = STEPS[0]
-    score, seconds = run_step(DemoStep(step.name, step.task, step.data_dir, step.metric, step.args, step.epochs), Path(out["model"]), output_root / "from-pretrained", data_root)
+    score, seconds = run_step(
+        DemoStep(step.name, step.task, step.data_dir, step.metric, step.args, step.epochs),
+        Path(out["model"]),
+        output_root / "from-pretrained",
+        data_root,
+    )
     return (f"{step.name.split(' (')[0]}, pretrained", step.metric, score, seconds + time.time() - start)
 
 
@@ -91,7 +174,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--output_dir", default=str(ROOT / "demo_runs"))
     parser.add_argument("--data_dir", default=str(ROOT / "demo" / "sample_data"))
-    parser.add_argument("--pretrain", action="store_true", help="also pretrain LinkBERT on demo/pretrain/ and fine-tune the result")
+    parser.add_argument(
+        "--pretrain", action="store_true", help="also pretrain LinkBERT on demo/pretrain/ and fine-tune the result"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("WANDB_MODE", "disabled")
@@ -100,7 +185,9 @@ def main(argv=None) -> None:
     model_dir = output_root / "tiny-bert"
     if not (model_dir / "config.json").is_file():
         texts = texts_from_files(sorted(data_root.rglob("train.json")))
-        build_tiny_bert(model_dir, texts, vocab_size=600, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128, seed=0)
+        build_tiny_bert(
+            model_dir, texts, vocab_size=600, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128, seed=0
+        )
         print(f"built tiny BERT in {model_dir}")
 
     rows = []

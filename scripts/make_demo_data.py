@@ -17,8 +17,23 @@ SIZES = {"train": 160, "dev": 40, "test": 40}
 FILLER = "in human cells during the study of patients with chronic disease".split()
 CHEMICALS = ["aspirin", "metformin", "tamoxifen", "cisplatin", "imatinib", "statin"]
 GENES = ["EGFR", "TP53", "BRCA1", "KRAS", "HER2", "MTOR"]
-RELATIONS = {"CPR:4": ["inhibits", "blocks", "suppresses"], "CPR:3": ["activates", "upregulates", "induces"], "0": ["was measured with", "appeared near", "and"]}
-HALLMARKS = ["metastasis", "immune", "energetics", "immortality", "suppressors", "instability", "angiogenesis", "apoptosis", "proliferation", "inflammation"]
+RELATIONS = {
+    "CPR:4": ["inhibits", "blocks", "suppresses"],
+    "CPR:3": ["activates", "upregulates", "induces"],
+    "0": ["was measured with", "appeared near", "and"],
+}
+HALLMARKS = [
+    "metastasis",
+    "immune",
+    "energetics",
+    "immortality",
+    "suppressors",
+    "instability",
+    "angiogenesis",
+    "apoptosis",
+    "proliferation",
+    "inflammation",
+]
 
 
 def filler(rng: random.Random, low: int = 2, high: int = 6) -> str:
@@ -55,7 +70,7 @@ def biosses_like(rng: random.Random, index: int) -> dict:
 def hoc_like(rng: random.Random, index: int) -> dict:
     """An abstract with a 10-way multi-hot label: a hallmark is present when its keyword appears."""
     present = [rng.random() < 0.3 for _ in HALLMARKS]
-    parts = [f"{filler(rng, 1, 3)} {word}" for word, on in zip(HALLMARKS, present) if on] or [filler(rng)]
+    parts = [f"{filler(rng, 1, 3)} {word}" for word, on in zip(HALLMARKS, present, strict=True) if on] or [filler(rng)]
     rng.shuffle(parts)
     return {"sentence": " . ".join(parts), "label": [int(on) for on in present], "id": f"{1000 + index}"}
 
@@ -68,10 +83,22 @@ def mrqa_like(rng: random.Random, index: int) -> dict:
     after = " . ".join(filler(rng, 4, 10) for _ in range(rng.randint(1, 4)))
     context = f"[PAR] {before} . the target of {drug} is {gene} . {after}"
     start = context.index(f"is {gene}") + 3
-    return {"id": f"demo-mrqa-{index}", "question": f"what is the target of {drug} ?", "context": context, "answers": {"answer_start": [start], "text": [gene]}}
+    return {
+        "id": f"demo-mrqa-{index}",
+        "question": f"what is the target of {drug} ?",
+        "context": context,
+        "answers": {"answer_start": [start], "text": [gene]},
+    }
 
 
-DISEASES = [["breast", "cancer"], ["lung", "tumor"], ["kidney", "failure"], ["heart", "attack"], ["asthma"], ["hypertension"]]
+DISEASES = [
+    ["breast", "cancer"],
+    ["lung", "tumor"],
+    ["kidney", "failure"],
+    ["heart", "attack"],
+    ["asthma"],
+    ["hypertension"],
+]
 
 
 def ner_like(rng: random.Random, index: int) -> dict:
@@ -95,7 +122,11 @@ def medqa_like(rng: random.Random, index: int) -> dict:
     target = rng.randrange(len(GENES))
     options = rng.sample([i for i in range(len(CHEMICALS)) if i != target], 3) + [target]
     rng.shuffle(options)
-    record = {"id": f"demo-mc-{index:05d}", "sent1": f"{filler(rng)} . which drug targets {GENES[target]} ?", "sent2": ""}
+    record = {
+        "id": f"demo-mc-{index:05d}",
+        "sent1": f"{filler(rng)} . which drug targets {GENES[target]} ?",
+        "sent2": "",
+    }
     record.update({f"ending{i}": CHEMICALS[option] for i, option in enumerate(options)})
     record["label"] = options.index(target)
     return record
@@ -120,7 +151,9 @@ def main(argv=None) -> None:
     for offset, (name, make) in enumerate(TASKS.items()):
         rng = random.Random(args.seed * 100 + offset)
         for split, size in SIZES.items():
-            count = write_jsonl(Path(args.output_dir) / name / f"{split}.json", (make(rng, index) for index in range(size)))
+            count = write_jsonl(
+                Path(args.output_dir) / name / f"{split}.json", (make(rng, index) for index in range(size))
+            )
             print(f"{name}/{split}.json: {count} examples")
 
 

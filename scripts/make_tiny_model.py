@@ -1,6 +1,6 @@
 """Create a tiny random BERT checkpoint + WordPiece tokenizer trained on local text files.
 
-    python scripts/make_tiny_model.py --text_files demo/blurb/*/train.json --output_dir demo_runs/tiny-bert
+python scripts/make_tiny_model.py --text_files demo/blurb/*/train.json --output_dir demo_runs/tiny-bert
 """
 
 import argparse
@@ -11,7 +11,9 @@ from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--text_files", nargs="+", required=True, help="JSON-lines or plain-text files to train the vocabulary on")
+    parser.add_argument(
+        "--text_files", nargs="+", required=True, help="JSON-lines or plain-text files to train the vocabulary on"
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--vocab_size", type=int, default=1000)
     parser.add_argument("--hidden_size", type=int, default=32)

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from linkbert.preprocess.blurb import TASKS, convert_all
 from linkbert.errors import report_errors
+from linkbert.preprocess.blurb import TASKS, convert_all
 
 
 def parse_args(argv=None):

@@ -16,7 +16,9 @@ from linkbert.preprocess.mc import convert_medqa
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/medqa"), help="holds data_clean/questions/US/4_options/")
+    parser.add_argument(
+        "--raw_dir", type=Path, default=Path("raw_data/medqa"), help="holds data_clean/questions/US/4_options/"
+    )
     parser.add_argument("--output_dir", type=Path, default=Path("data/mc"), help="medqa_usmle_hf/ is written here")
     return parser.parse_args(argv)
 

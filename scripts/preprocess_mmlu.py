@@ -15,10 +15,15 @@ from linkbert.preprocess.mc import convert_mmlu
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/mmlu"), help="holds data/<split>/<subject>_<split>.csv")
+    parser.add_argument(
+        "--raw_dir", type=Path, default=Path("raw_data/mmlu"), help="holds data/<split>/<subject>_<split>.csv"
+    )
     parser.add_argument("--output_dir", type=Path, default=Path("data/mc"), help="mmlu_hf/<subject>/ is written here")
     parser.add_argument(
-        "--subjects", nargs="+", default=["professional_medicine"], help="MMLU subjects (the paper uses professional_medicine)"
+        "--subjects",
+        nargs="+",
+        default=["professional_medicine"],
+        help="MMLU subjects (the paper uses professional_medicine)",
     )
     return parser.parse_args(argv)
 

@@ -17,9 +17,13 @@ from linkbert.preprocess.mrqa import DATASETS, convert_all
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/mrqa"), help="holds {train,dev}/<X>.jsonl[.gz]")
-    parser.add_argument("--splits_dir", type=Path, default=Path("scripts/inhouse_splits"), help="holds inhouse_split_<d>.json")
+    parser.add_argument(
+        "--splits_dir", type=Path, default=Path("scripts/inhouse_splits"), help="holds inhouse_split_<d>.json"
+    )
     parser.add_argument("--output_dir", type=Path, default=Path("data/qa"), help="<d>_hf/ folders are written here")
-    parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS), help="default: all six")
+    parser.add_argument(
+        "--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS), help="default: all six"
+    )
     parser.add_argument(
         "--on_span_mismatch",
         choices=["warn", "error"],
@@ -33,7 +37,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     return report_errors(
-        lambda: convert_all(args.datasets, args.raw_dir, args.splits_dir, args.output_dir, args.on_span_mismatch), status=1
+        lambda: convert_all(args.datasets, args.raw_dir, args.splits_dir, args.output_dir, args.on_span_mismatch),
+        status=1,
     )
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from linkbert.errors import DataError
 
 
-def parse_json(path: str | os.PathLike, text: str, line: int | None = None, expect: type | None = dict, what: str = "a JSON object"):
+def parse_json(
+    path: str | os.PathLike, text: str, line: int | None = None, expect: type | None = dict, what: str = "a JSON object"
+):
     """Parse JSON `text` read from `path` (at `line` for one line of a JSON-lines file); invalid JSON,
     or a value that is not of type `expect`, raises DataError naming the file and the line. This is
     the one place where the project turns a JSON syntax error into a message for people."""
@@ -24,7 +26,9 @@ def parse_json(path: str | os.PathLike, text: str, line: int | None = None, expe
         value = json.loads(text)
     except json.JSONDecodeError as err:
         # a whole file names the line inside it; one line of a JSON-lines file is always line 1
-        raise DataError(path, f"not valid JSON ({err.msg} at column {err.colno})", line=err.lineno if line is None else line) from None
+        raise DataError(
+            path, f"not valid JSON ({err.msg} at column {err.colno})", line=err.lineno if line is None else line
+        ) from None
     if expect is not None and not isinstance(value, expect):
         raise DataError(path, f"expected {what}, got {type(value).__name__}", line=line)
     return value

@@ -72,7 +72,10 @@ def resolve_checkpoint(output_dir: str | Path, explicit: str | None, overwrite: 
     if last is not None:
         return str(last)
     if any(output_dir.iterdir()):
-        raise UsageError(f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to train into it anyway")
+        raise UsageError(
+            f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to "
+            "train into it anyway"
+        )
     return None
 
 
@@ -114,21 +117,34 @@ def check_resume(checkpoint: str | Path, step: int | None, settings: dict, expli
     the user named the checkpoint (`explicit`: --resume_from_checkpoint), which is taken as meaning
     it (continuing a run for more steps, say); the differences are then logged."""
     checkpoint = Path(checkpoint)
-    logger.warning("Resuming from %s (step %s); pass --overwrite_output_dir to start over instead", checkpoint, "?" if step is None else step)
+    logger.warning(
+        "Resuming from %s (step %s); pass --overwrite_output_dir to start over instead",
+        checkpoint,
+        "?" if step is None else step,
+    )
     saved_file = checkpoint / SETTINGS_FILE
     if not saved_file.is_file():
-        logger.warning("%s has no %s (written by an older version): its settings cannot be compared with this run's", checkpoint, SETTINGS_FILE)
+        logger.warning(
+            "%s has no %s (written by an older version): its settings cannot be compared with this run's",
+            checkpoint,
+            SETTINGS_FILE,
+        )
         return
     try:
         saved = json.loads(saved_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise UsageError(f"{saved_file}: unreadable ({err}); pass --overwrite_output_dir to start over or choose a new --output_dir") from None
+        raise UsageError(
+            f"{saved_file}: unreadable ({err}); pass --overwrite_output_dir to start over or choose a new --output_dir"
+        ) from None
     changed = differences(saved, settings)
     if changed and explicit:
-        logger.warning("continuing %s with changed settings, as --resume_from_checkpoint asks: %s", checkpoint, "; ".join(changed))
+        logger.warning(
+            "continuing %s with changed settings, as --resume_from_checkpoint asks: %s", checkpoint, "; ".join(changed)
+        )
     elif changed:
         raise UsageError(
-            f"{checkpoint} was written by a run with other settings ({'; '.join(changed)}): resuming would mix two runs; "
+            f"{checkpoint} was written by a run with other settings ({'; '.join(changed)}): resuming would mix two "
+            "runs; "
             "pass --overwrite_output_dir to start over or choose a new --output_dir"
         )
 

@@ -20,8 +20,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--input", nargs="+", required=True, help="JSON-lines files or directories of them")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
-    parser.add_argument("--include_title", action="store_true", help="Put the title before the abstract in the text (default: abstract only)")
+    parser.add_argument(
+        "--include_title",
+        action="store_true",
+        help="Put the title before the abstract in the text (default: abstract only)",
+    )
     args = parser.parse_args(argv)
+
     def body():
         stats = convert_pubmed(args.input, args.output, args.include_title)
         print(f"{args.output}: " + ", ".join(f"{key} {value}" for key, value in stats.items()))

@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument("--redirects", default=None, help="Optional TSV of redirects: source title<TAB>target title")
     args = parser.parse_args(argv)
+
     def body():
         stats = convert_wikipedia(args.input, args.output, args.redirects)
         print(f"{args.output}: " + ", ".join(f"{key} {value}" for key, value in stats.items()))

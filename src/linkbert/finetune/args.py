@@ -25,32 +25,56 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(metadata={"help": "Local checkpoint directory or HuggingFace Hub id (e.g. michiyasunaga/BioLinkBERT-base)"})
-    config_name: str | None = field(default=None, metadata={"help": "Config name or path, if not the same as the model"})
-    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer name or path, if not the same as the model"})
+    model_name_or_path: str = field(
+        metadata={"help": "Local checkpoint directory or HuggingFace Hub id (e.g. michiyasunaga/BioLinkBERT-base)"}
+    )
+    config_name: str | None = field(
+        default=None, metadata={"help": "Config name or path, if not the same as the model"}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer name or path, if not the same as the model"}
+    )
     cache_dir: str | None = field(default=None, metadata={"help": "Where to store models downloaded from the Hub"})
     model_revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit) of the model"})
-    use_fast_tokenizer: bool = field(default=True, metadata={"help": "Kept for compatibility: every task uses the fast (Rust) tokenizer"})
-    token: str | None = field(default=None, metadata={"help": "Hub access token (replaces the removed --use_auth_token)"})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the Hub to run locally; off unless you ask"})
+    use_fast_tokenizer: bool = field(
+        default=True, metadata={"help": "Kept for compatibility: every task uses the fast (Rust) tokenizer"}
+    )
+    token: str | None = field(
+        default=None, metadata={"help": "Hub access token (replaces the removed --use_auth_token)"}
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the Hub to run locally; off unless you ask"}
+    )
     attn_implementation: str | None = field(
         default=None,
-        metadata={"help": "Attention kernel: 'sdpa' (PyTorch scaled-dot-product attention) or 'eager' (the original's); default: transformers' choice (sdpa)"},
+        metadata={
+            "help": "Attention kernel: 'sdpa' (PyTorch scaled-dot-product attention) or 'eager' (the original's); "
+            "default: transformers' choice (sdpa)"
+        },
     )
     padding_free: bool = field(
         default=False,
-        metadata={"help": "Run the encoder on real tokens only (variable-length attention), skipping all work on padding; same results (BERT models)"},
+        metadata={
+            "help": "Run the encoder on real tokens only (variable-length attention), skipping all work on padding; "
+            "same results (BERT models)"
+        },
     )
     padding_free_attention: str = field(
         default="auto",
-        metadata={"help": "With --padding_free, the attention kernel: 'varlen' (SDPA on jagged tensors: flash varlen on CUDA), "
-                  "'repad' (SDPA on a padded copy; everything else stays packed), 'auto' (varlen on CUDA, else repad)"},
-    )  # fmt: skip
+        metadata={
+            "help": "With --padding_free, the attention kernel: 'varlen' (SDPA on jagged tensors: flash varlen "
+            "on CUDA), "
+            "'repad' (SDPA on a padded copy; everything else stays packed), 'auto' (varlen on CUDA, else repad)"
+        },
+    )
     padding_free_bucket: int | None = field(
         default=None,
-        metadata={"help": "With --padding_free, round each batch's packed token count up to a multiple of this, so that batches share "
-                  "a few shapes (torch.compile / CUDA graphs reuse their work); the filler rows are dropped"},
-    )  # fmt: skip
+        metadata={
+            "help": "With --padding_free, round each batch's packed token count up to a multiple of this, so "
+            "that batches share "
+            "a few shapes (torch.compile / CUDA graphs reuse their work); the filler rows are dropped"
+        },
+    )
 
 
 @dataclass
@@ -58,36 +82,55 @@ class DataArguments:
     train_file: str | None = field(default=None, metadata={"help": "Training split, JSON lines"})
     validation_file: str | None = field(default=None, metadata={"help": "Evaluation split, JSON lines"})
     test_file: str | None = field(default=None, metadata={"help": "Prediction split, JSON lines"})
-    max_seq_length: int | None = field(default=None, metadata={"help": "Maximum tokens per input after tokenization; longer inputs are truncated"})
+    max_seq_length: int | None = field(
+        default=None, metadata={"help": "Maximum tokens per input after tokenization; longer inputs are truncated"}
+    )
     pad_to_max_length: bool = field(
         default=False,
-        metadata={"help": "Pad every input to max_seq_length as the original did; default: pad each batch to its longest input (same results, less work)"},
+        metadata={
+            "help": "Pad every input to max_seq_length as the original did; default: pad each batch to its longest "
+            "input (same results, less work)"
+        },
     )
     pad_to_multiple_of: int | None = field(
         default=None,
-        metadata={"help": "With dynamic padding, round batch lengths up to a multiple of this (default: 8 under fp16/bf16, else none)"},
+        metadata={
+            "help": "With dynamic padding, round batch lengths up to a multiple of this (default: 8 under fp16/bf16, "
+            "else none)"
+        },
     )
-    overwrite_cache: bool = field(default=False, metadata={"help": "Re-tokenize instead of reusing the cached tokenized splits"})
+    overwrite_cache: bool = field(
+        default=False, metadata={"help": "Re-tokenize instead of reusing the cached tokenized splits"}
+    )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes used for tokenization"})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training examples"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N evaluation examples"})
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use only the first N prediction examples"})
-    dataset_name: str | None = field(default=None, metadata={"help": "Not supported: data comes from --train_file etc. (the Hub is not used)"})
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Not supported: data comes from --train_file etc. (the Hub is not used)"}
+    )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Not supported, see --dataset_name"})
 
 
 @dataclass
 class LinkBertTrainingArguments(TrainingArguments):
     # transformers 5 trains into ./trainer_output without it; the original required the flag
-    output_dir: str | None = field(default=None, metadata={"help": "Where the model, checkpoints, results and predictions are written (required)"})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where the model, checkpoints, results and predictions are written (required)"}
+    )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata={"help": "Train from scratch even if output_dir already holds files or checkpoints (removed from transformers 5; kept for the recipes)"},
+        metadata={
+            "help": "Train from scratch even if output_dir already holds files or checkpoints (removed from "
+            "transformers 5; kept for the recipes)"
+        },
     )
 
     def __post_init__(self):
         if not self.output_dir:
-            raise ValueError("--output_dir is required: the folder where the model, results and predictions are written")
+            raise ValueError(
+                "--output_dir is required: the folder where the model, results and predictions are written"
+            )
         super().__post_init__()
 
 
@@ -166,7 +209,9 @@ def _fsdp_flags(mode: str) -> list[str]:
     config = {"reshard_after_forward": _SHARDED_DDP_RESHARD[base]}
     if "offload" in words:
         config["cpu_offload"] = True
-    logger.warning("--sharded_ddp %s (fairscale) runs as PyTorch FSDP: --fsdp --fsdp_config '%s'", mode, json.dumps(config))
+    logger.warning(
+        "--sharded_ddp %s (fairscale) runs as PyTorch FSDP: --fsdp --fsdp_config '%s'", mode, json.dumps(config)
+    )
     return ["--fsdp", "--fsdp_config", json.dumps(config)]
 
 
@@ -186,12 +231,23 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     except ValueError as err:  # HF raises ValueError for unknown or inconsistent flags
         raise UsageError(str(err)) from None
     _check_data_args(data_args)
-    if model_args.padding_free_bucket is not None and (not model_args.padding_free or model_args.padding_free_bucket < 1):
-        raise UsageError(f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of tokens")
+    if model_args.padding_free_bucket is not None and (
+        not model_args.padding_free or model_args.padding_free_bucket < 1
+    ):
+        raise UsageError(
+            f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of "
+            "tokens"
+        )
     if model_args.padding_free_attention not in ATTENTION_KERNELS:
-        raise UsageError(f"--padding_free_attention {model_args.padding_free_attention}: expected one of {', '.join(ATTENTION_KERNELS)}")
+        raise UsageError(
+            f"--padding_free_attention {model_args.padding_free_attention}: expected one of "
+            f"{', '.join(ATTENTION_KERNELS)}"
+        )
     if model_args.padding_free and model_args.attn_implementation not in (None, "sdpa"):
-        raise UsageError(f"--padding_free brings its own variable-length attention; drop --attn_implementation {model_args.attn_implementation}")
+        raise UsageError(
+            "--padding_free brings its own variable-length attention; drop --attn_implementation "
+            f"{model_args.attn_implementation}"
+        )
     return model_args, data_args, training_args
 
 
@@ -213,7 +269,10 @@ def _argv_from_mapping(mapping: dict) -> list[str]:
 
 def _check_data_args(data_args: DataArguments) -> None:
     if data_args.dataset_name or data_args.dataset_config_name:
-        raise UsageError("--dataset_name loads data from the Hub, which this project does not do: pass --train_file/--validation_file/--test_file")
+        raise UsageError(
+            "--dataset_name loads data from the Hub, which this project does not do: pass "
+            "--train_file/--validation_file/--test_file"
+        )
     for name in ("train_file", "validation_file", "test_file"):
         path = getattr(data_args, name)
         if path is not None and Path(path).suffix not in (".json", ".jsonl"):

@@ -34,14 +34,20 @@ class PaddingCollator:
     padding_side: str = "right"
 
     @classmethod
-    def for_tokenizer(cls, tokenizer, pad_to_multiple_of: int | None = None, token_labels: bool = False) -> PaddingCollator:
+    def for_tokenizer(
+        cls, tokenizer, pad_to_multiple_of: int | None = None, token_labels: bool = False
+    ) -> PaddingCollator:
         return cls(tokenizer.pad_token_id, pad_to_multiple_of, token_labels, tokenizer.padding_side)
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        padded_keys = [key for key, value in features[0].items() if isinstance(value, list) and (key != "labels" or self.token_labels)]
+        padded_keys = [
+            key
+            for key, value in features[0].items()
+            if isinstance(value, list) and (key != "labels" or self.token_labels)
+        ]
         length = self._length(features, padded_keys)
         batch = {}
-        for key, value in features[0].items():
+        for key in features[0]:
             column = [feature[key] for feature in features]
             if key in padded_keys:
                 batch[key] = torch.from_numpy(self._pad(column, length, self._pad_value(key)))

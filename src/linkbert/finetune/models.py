@@ -27,7 +27,8 @@ def _load(what: str, name: str, loader, *args, **kwargs):
             raise UsageError(f"checkpoint directory not found: {name}") from None
         raise UsageError(
             f"could not load the {what} '{name}' from the HuggingFace Hub ({first_line[:160]}). "
-            f"On a machine with internet run `hf download {name} --local-dir DIR`, copy DIR here, and pass --model_name_or_path DIR"
+            f"On a machine with internet run `hf download {name} --local-dir DIR`, copy DIR here, and pass "
+            "--model_name_or_path DIR"
         ) from None
 
 

@@ -41,7 +41,9 @@ CU_SEQLENS_KEY = "cu_seqlens"
 ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
 
-def unpad_metadata(attention_mask: torch.Tensor, bucket: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def unpad_metadata(
+    attention_mask: torch.Tensor, bucket: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For a [..., L] 0/1 mask (leading dimensions flattened as BertForMultipleChoice does):
     (gather indices of the real tokens in attention_mask.flatten(), scatter indices of the packed
     rows back into the flat [B * L] batch, cumulative lengths int32 starting at 0).
@@ -78,7 +80,9 @@ class Packing:
     attention: str  # "varlen" or "repad"
 
 
-def varlen_attention(query, key, value, cu_seqlens: torch.Tensor, max_seqlen: int, dropout: float, scale: float) -> torch.Tensor:
+def varlen_attention(
+    query, key, value, cu_seqlens: torch.Tensor, max_seqlen: int, dropout: float, scale: float
+) -> torch.Tensor:
     """Attention within each input of a packed batch: query/key/value [T, heads, head_dim], input i
     owning rows cu_seqlens[i]:cu_seqlens[i+1]; returns [T, heads, head_dim]. SDPA on jagged nested
     tensors: flash / memory-efficient varlen kernels on CUDA (PyTorch loops over inputs on CPU)."""
@@ -86,7 +90,9 @@ def varlen_attention(query, key, value, cu_seqlens: torch.Tensor, max_seqlen: in
 
     def jagged(tensor):  # [B, heads, {length}, head_dim]
         # the length bounds are given so that SDPA need not read them back from the device
-        return torch.nested.nested_tensor_from_jagged(tensor, offsets=offsets, max_seqlen=max_seqlen, min_seqlen=1).transpose(1, 2)
+        return torch.nested.nested_tensor_from_jagged(
+            tensor, offsets=offsets, max_seqlen=max_seqlen, min_seqlen=1
+        ).transpose(1, 2)
 
     output = F.scaled_dot_product_attention(jagged(query), jagged(key), jagged(value), dropout_p=dropout, scale=scale)
     return output.transpose(1, 2).values()
@@ -99,14 +105,20 @@ def repadded_attention(query, key, value, packing: Packing, dropout: float, scal
     fixed index maps, so torch.compile traces it on any device."""
 
     def padded(tensor):
-        rows = tensor.new_zeros(packing.batch * packing.length + 1, *tensor.shape[1:]).index_copy(0, packing.scatter, tensor)
+        rows = tensor.new_zeros(packing.batch * packing.length + 1, *tensor.shape[1:]).index_copy(
+            0, packing.scatter, tensor
+        )
         return rows[:-1].view(packing.batch, packing.length, *tensor.shape[1:]).transpose(1, 2)
 
-    output = F.scaled_dot_product_attention(padded(query), padded(key), padded(value), attn_mask=packing.key_mask, dropout_p=dropout, scale=scale)
+    output = F.scaled_dot_product_attention(
+        padded(query), padded(key), padded(value), attn_mask=packing.key_mask, dropout_p=dropout, scale=scale
+    )
     return output.transpose(1, 2).reshape(packing.batch * packing.length, *query.shape[1:])[packing.gather]
 
 
-def _attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs):
+def _attention_forward(
+    module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None, **kwargs
+):
     """transformers' attention interface. BertSelfAttention hands over [1, heads, T, head_dim]
     (the packed batch as one row); returns ([1, T, heads, head_dim], no weights). Called without
     packing (a forward that bypassed the padding-free path), it is plain SDPA."""
@@ -174,10 +186,16 @@ def _padding_free_forward(
         BaseModelOutputWithPoolingAndCrossAttentions,
     )
 
-    unsupported = [name for name in ("output_attentions", "output_hidden_states", "encoder_hidden_states", "cache", "use_cache") if kwargs.get(name)]
+    unsupported = [
+        name
+        for name in ("output_attentions", "output_hidden_states", "encoder_hidden_states", "cache", "use_cache")
+        if kwargs.get(name)
+    ]
     if input_ids is None or unsupported:
         # what packing cannot serve (embeddings given directly, attention maps asked for) runs padded
-        return self._dense_forward(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=return_dict, **kwargs)
+        return self._dense_forward(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, return_dict=return_dict, **kwargs
+        )
     batch, length = input_ids.shape
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
@@ -189,7 +207,9 @@ def _padding_free_forward(
         position_ids = unpad_indices % length  # BERT's absolute positions: 0..L-1 along each row
     else:
         position_ids = position_ids.expand(batch, length).flatten()[unpad_indices]
-    token_type_ids = torch.zeros_like(unpad_indices) if token_type_ids is None else token_type_ids.flatten()[unpad_indices]
+    token_type_ids = (
+        torch.zeros_like(unpad_indices) if token_type_ids is None else token_type_ids.flatten()[unpad_indices]
+    )
 
     hidden = self.embeddings(
         input_ids=input_ids.flatten()[unpad_indices].unsqueeze(0),
@@ -207,7 +227,9 @@ def _padding_free_forward(
     sequence_output = hidden.new_zeros(batch * length + 1, hidden.shape[-1]).index_copy(0, repad_indices, hidden)
     sequence_output = sequence_output[:-1].view(batch, length, -1)
     pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
-    output = BaseModelOutputWithPoolingAndCrossAttentions(last_hidden_state=sequence_output, pooler_output=pooled_output)
+    output = BaseModelOutputWithPoolingAndCrossAttentions(
+        last_hidden_state=sequence_output, pooler_output=pooled_output
+    )
     return output if return_dict else output.to_tuple()
 
 

@@ -1,6 +1,7 @@
 """The shared fine-tuning core: one run of any task, from argv to results files.
 
-    python src/seqcls/run_seqcls.py --model_name_or_path DIR --train_file train.json ... --do_train --do_eval --do_predict
+    python src/seqcls/run_seqcls.py --model_name_or_path DIR --train_file train.json ... \
+        --do_train --do_eval --do_predict --output_dir OUT
 
 Order matters for the user's safety: arguments are parsed, every record of every split is
 validated, and only then is the output directory checked, the model loaded and anything written.
@@ -178,9 +179,19 @@ def run_settings(model_args, data_args, training_args) -> dict:
         return getattr(value, "value", value)
 
     names = (
-        "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
-        "world_size", "seed", "weight_decay", "warmup_steps", "lr_scheduler_type", "optim", "max_grad_norm",
-    )  # fmt: skip
+        "learning_rate",
+        "num_train_epochs",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "world_size",
+        "seed",
+        "weight_decay",
+        "warmup_steps",
+        "lr_scheduler_type",
+        "optim",
+        "max_grad_norm",
+    )
     settings = {name: plain(getattr(training_args, name)) for name in names}
     settings.update(
         model_name_or_path=local_identity(model_args.model_name_or_path),

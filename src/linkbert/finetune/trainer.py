@@ -64,7 +64,9 @@ class TaskTrainer(Trainer):
         """Run the model over split.features, decode per example, score when labels exist; return the
         metrics (keys prefixed) and what decoding produced."""
         evaluating = metric_key_prefix == "eval"
-        dataloader = self.get_eval_dataloader(split.features) if evaluating else self.get_test_dataloader(split.features)
+        dataloader = (
+            self.get_eval_dataloader(split.features) if evaluating else self.get_test_dataloader(split.features)
+        )
         start = time.time()
         output = self.evaluation_loop(
             dataloader,
@@ -76,7 +78,9 @@ class TaskTrainer(Trainer):
         decoded = self.task.decode(output, split, FILE_PREFIX[metric_key_prefix])
         metrics = dict(output.metrics)
         if decoded.records and all(record["label"] is not None for record in decoded.records):
-            metrics.update({f"{metric_key_prefix}_{key}": value for key, value in self.task.score(decoded.records).items()})
+            metrics.update(
+                {f"{metric_key_prefix}_{key}": value for key, value in self.task.score(decoded.records).items()}
+            )
         batches = -(-output.num_samples // (self.args.eval_batch_size * self.args.world_size))
         metrics.update(speed_metrics(metric_key_prefix, start, num_samples=output.num_samples, num_steps=batches))
         if self.state.epoch is not None:

@@ -182,7 +182,7 @@ def read_hoc(path: Path) -> list[dict]:
             current = _Abstract()
         current.key = key
         current.text = (current.text + " " + sentence).strip()
-        current.labels = [old | new for old, new in zip(current.labels, values)]
+        current.labels = [old | new for old, new in zip(current.labels, values, strict=True)]
     if current.text:
         records.append(current.record())
     return records
@@ -213,7 +213,9 @@ def conll_sentences(path: Path) -> Iterator[tuple[list[str], list[str]]]:
 
 def read_ner(path: Path) -> list[dict]:
     """NER `{split}.tsv` -> {tokens, ner_tags, id: running sentence index as a string}."""
-    return [{"tokens": tokens, "ner_tags": tags, "id": str(i)} for i, (tokens, tags) in enumerate(conll_sentences(path))]
+    return [
+        {"tokens": tokens, "ner_tags": tags, "id": str(i)} for i, (tokens, tags) in enumerate(conll_sentences(path))
+    ]
 
 
 def pico_tag(tag: str) -> str:

@@ -39,7 +39,9 @@ def open_text(path: Path):
     with open(path, "rb") as raw:
         magic = raw.read(2)
     if magic != GZIP_MAGIC:
-        raise DataError(path, "named .gz but is not gzip-compressed; re-download it, or drop the .gz suffix if it is plain text")
+        raise DataError(
+            path, "named .gz but is not gzip-compressed; re-download it, or drop the .gz suffix if it is plain text"
+        )
     return gzip.open(path, "rt", encoding="utf-8")
 
 
@@ -166,4 +168,3 @@ def write_splits(
         print(summary.line())
     print(f"{dataset}: wrote {len(summaries)} files in {time.perf_counter() - start:.1f}s")
     return summaries
-

@@ -1,7 +1,8 @@
 """MedQA-USMLE and MMLU raw files -> 4-option multiple-choice splits (the fields of HF run_swag).
 
     python scripts/preprocess_medqa.py [--raw_dir raw_data/medqa] [--output_dir data/mc]
-    python scripts/preprocess_mmlu.py  [--raw_dir raw_data/mmlu]  [--output_dir data/mc] [--subjects professional_medicine]
+    python scripts/preprocess_mmlu.py  [--raw_dir raw_data/mmlu]  [--output_dir data/mc] \
+        [--subjects professional_medicine]
 
 Records: `{"id", "sent1": question, "sent2": "", "ending0".."ending3": options A..D, "label": letter - "A"}`,
 as the original scripts/preprocess_{medqa,mmlu}.py wrote them. MedQA uses the US 4-option questions
@@ -108,7 +109,9 @@ def read_mmlu(path: Path, subject: str, split: str) -> list[dict]:
 def convert_mmlu(raw_dir: Path, output_dir: Path, subjects: Iterable[str] = ("professional_medicine",)):
     """Write `<output_dir>/mmlu_hf/<subject>/{dev,val,test}.json` for each subject."""
     subjects = list(subjects)
-    paths = {(s, split): require_file(mmlu_path(raw_dir, s, split), MMLU_HINT) for s in subjects for split in MMLU_SPLITS}
+    paths = {
+        (s, split): require_file(mmlu_path(raw_dir, s, split), MMLU_HINT) for s in subjects for split in MMLU_SPLITS
+    }
     summaries = {}
     for subject in subjects:
         records = {split: read_mmlu(paths[subject, split], subject, split) for split in MMLU_SPLITS}

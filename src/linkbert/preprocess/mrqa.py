@@ -106,7 +106,9 @@ def answer_span(path: Path, number: int, where: str, answer: object) -> tuple[st
     spans = answer["char_spans"]
     first = spans[0] if spans else None
     if not (isinstance(first, list) and len(first) == 2 and all(isinstance(i, int) for i in first)):
-        raise DataError(path, "expected a non-empty list of [start, end] pairs", line=number, field=f"{where}.char_spans")
+        raise DataError(
+            path, "expected a non-empty list of [start, end] pairs", line=number, field=f"{where}.char_spans"
+        )
     return answer["text"], first[0], first[1]
 
 
@@ -174,7 +176,9 @@ def load_split_indices(path: Path, n_contexts: int, dev_path: Path) -> dict[str,
     return indices
 
 
-def selected_records(path: Path, lines: list[tuple[int, str]], indices: Iterable[int], spans: SpanCheck) -> Iterator[dict]:
+def selected_records(
+    path: Path, lines: list[tuple[int, str]], indices: Iterable[int], spans: SpanCheck
+) -> Iterator[dict]:
     """Records of the selected context lines, in the order the split file lists them."""
     for index in indices:
         number, text = lines[index]
@@ -214,7 +218,9 @@ def check_inputs(names: Iterable[str], raw_dir: Path, splits_dir: Path) -> None:
         require_file(splits_dir / f"inhouse_split_{name}.json", SPLIT_HINT)
 
 
-def convert_all(names: Iterable[str], raw_dir: Path, splits_dir: Path, output_dir: Path, on_span_mismatch: str = "warn"):
+def convert_all(
+    names: Iterable[str], raw_dir: Path, splits_dir: Path, output_dir: Path, on_span_mismatch: str = "warn"
+):
     names = list(names)
     check_inputs(names, raw_dir, splits_dir)
     return {name: convert_dataset(name, raw_dir, splits_dir, output_dir, on_span_mismatch) for name in names}

@@ -42,18 +42,58 @@ logger = logging.getLogger("linkbert.pretrain")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="build_pairs.py", description="Build LinkBERT pretraining instances (contiguous / random / linked segment pairs) from a linked corpus.", allow_abbrev=False)
-    parser.add_argument("--corpus", required=True, help="JSON-lines corpus: id, text, links[, title] per line (see linkbert.pretrain)")
-    parser.add_argument("--tokenizer", required=True, help="Directory (or Hub id) of the fast tokenizer of the model to pretrain")
+    parser = argparse.ArgumentParser(
+        prog="build_pairs.py",
+        description="Build LinkBERT pretraining instances (contiguous / random / linked segment pairs) from a linked "
+        "corpus.",
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--corpus", required=True, help="JSON-lines corpus: id, text, links[, title] per line (see linkbert.pretrain)"
+    )
+    parser.add_argument(
+        "--tokenizer", required=True, help="Directory (or Hub id) of the fast tokenizer of the model to pretrain"
+    )
     parser.add_argument("--output_dir", required=True, help="Where the shards and manifest.json are written")
-    parser.add_argument("--max_seq_length", type=int, default=512, help="Tokens per instance, [CLS] A [SEP] B [SEP] included (paper: 512)")
-    parser.add_argument("--segment_length", type=int, default=None, help="Most tokens per segment; sentences are packed up to this length (default: (max_seq_length - 3) // 2)")
-    parser.add_argument("--segment_unit", choices=("packed", "sentence"), default="packed", help="packed: consecutive sentences joined up to --segment_length (paragraph-like); sentence: one sentence per segment")
+    parser.add_argument(
+        "--max_seq_length",
+        type=int,
+        default=512,
+        help="Tokens per instance, [CLS] A [SEP] B [SEP] included (paper: 512)",
+    )
+    parser.add_argument(
+        "--segment_length",
+        type=int,
+        default=None,
+        help="Most tokens per segment; sentences are packed up to this length (default: (max_seq_length - 3) // 2)",
+    )
+    parser.add_argument(
+        "--segment_unit",
+        choices=("packed", "sentence"),
+        default="packed",
+        help="packed: consecutive sentences joined up to --segment_length (paragraph-like); sentence: one sentence "
+        "per segment",
+    )
     parser.add_argument("--seed", type=int, default=42, help="Seed of the pair sampling and shuffling")
-    parser.add_argument("--num_shards", type=int, default=1, help="Number of shard files (use a multiple of the number of training processes for --streaming)")
-    parser.add_argument("--dupe_factor", type=int, default=1, help="Passes over the anchors; each pass draws new B segments")
-    parser.add_argument("--no_diversity", action="store_true", help="Draw the linked document uniformly among the links instead of by 1/in-degree (Table 5 ablation)")
-    parser.add_argument("--no_links", action="store_true", help="Ignore links: contiguous/random 50/50 only, i.e. BERT's pairs (baseline)")
+    parser.add_argument(
+        "--num_shards",
+        type=int,
+        default=1,
+        help="Number of shard files (use a multiple of the number of training processes for --streaming)",
+    )
+    parser.add_argument(
+        "--dupe_factor", type=int, default=1, help="Passes over the anchors; each pass draws new B segments"
+    )
+    parser.add_argument(
+        "--no_diversity",
+        action="store_true",
+        help="Draw the linked document uniformly among the links instead of by 1/in-degree (Table 5 ablation)",
+    )
+    parser.add_argument(
+        "--no_links",
+        action="store_true",
+        help="Ignore links: contiguous/random 50/50 only, i.e. BERT's pairs (baseline)",
+    )
     parser.add_argument("--tokenize_batch_size", type=int, default=1000, help="Documents per fast-tokenizer call")
     parser.add_argument("--overwrite_output_dir", action="store_true", help="Replace an existing build in output_dir")
     args = parser.parse_args(argv)
@@ -86,22 +126,33 @@ def build_pairs(args: argparse.Namespace, argv: list[str] | None = None) -> dict
     start = time.time()
     output_dir = Path(args.output_dir)
     if (output_dir / MANIFEST).exists() and not args.overwrite_output_dir:
-        raise UsageError(f"{output_dir} already holds a build (manifest.json): pass --overwrite_output_dir to replace it")
+        raise UsageError(
+            f"{output_dir} already holds a build (manifest.json): pass --overwrite_output_dir to replace it"
+        )
     corpus = read_corpus(args.corpus)
     tokenizer = load_fast_tokenizer(args.tokenizer)
-    segments = segment_corpus(corpus.texts, tokenizer, args.segment_length, args.tokenize_batch_size, pack=args.segment_unit == "packed")
+    segments = segment_corpus(
+        corpus.texts, tokenizer, args.segment_length, args.tokenize_batch_size, pack=args.segment_unit == "packed"
+    )
     segments, keep = keep_nonempty(segments)
     corpus, _ = drop_documents(corpus, keep)
     if len(corpus) == 0:
         raise UsageError(f"{args.corpus}: no document has any token")
 
     rng = random.Random(args.seed)
-    pairs = sample_pairs(segments.num_segments(), corpus.links, rng, diversity=not args.no_diversity, use_links=not args.no_links, dupe_factor=args.dupe_factor)
+    pairs = sample_pairs(
+        segments.num_segments(),
+        corpus.links,
+        rng,
+        diversity=not args.no_diversity,
+        use_links=not args.no_links,
+        dupe_factor=args.dupe_factor,
+    )
     rng.shuffle(pairs)
 
     special = (tokenizer.cls_token_id, tokenizer.sep_token_id)
     shards, truncated = [], 0
-    for name, part in zip(shard_names(args.num_shards), split_evenly(pairs, args.num_shards)):
+    for name, part in zip(shard_names(args.num_shards), split_evenly(pairs, args.num_shards), strict=True):
         truncated += write_shard(output_dir / name, part, segments, corpus.ids, special, args.max_seq_length)
         shards.append({"file": name, "num_rows": len(part)})
 
@@ -114,7 +165,18 @@ def build_pairs(args: argparse.Namespace, argv: list[str] | None = None) -> dict
         "vocab_size": len(tokenizer),
         "vocab_sha256": vocab_sha256(tokenizer),
         "seed": args.seed,
-        "settings": {key: getattr(args, key) for key in ("max_seq_length", "segment_length", "segment_unit", "dupe_factor", "no_diversity", "no_links", "num_shards")},
+        "settings": {
+            key: getattr(args, key)
+            for key in (
+                "max_seq_length",
+                "segment_length",
+                "segment_unit",
+                "dupe_factor",
+                "no_diversity",
+                "no_links",
+                "num_shards",
+            )
+        },
         "corpus_stats": corpus.stats,
         "num_segments": int(len(lengths)),
         "num_tokens": int(lengths.sum()),
@@ -133,7 +195,8 @@ def summary(manifest: dict) -> str:
     stats = manifest["corpus_stats"]
     counts = ", ".join(f"{name} {count}" for name, count in manifest["pair_counts"].items())
     return (
-        f"{stats['documents']} documents ({stats.get('documents_dropped_empty', 0)} empty dropped), {stats['links']} links "
+        f"{stats['documents']} documents ({stats.get('documents_dropped_empty', 0)} empty dropped), {stats['links']} "
+        "links "
         f"({stats['links_dropped_unknown']} to unknown ids dropped, {stats['links_dropped_self']} self-links dropped); "
         f"{manifest['num_segments']} segments of {manifest['mean_segment_length']} tokens on average; "
         f"{manifest['num_pairs']} pairs: {counts}; {manifest['num_truncated']} truncated; "

@@ -30,9 +30,20 @@ LOG_FILE = "pretrain_log.jsonl"
 def run_settings(args: PretrainArguments, manifest: dict, world_size: int) -> dict:
     """The settings that shape pretraining, saved with every checkpoint (see linkbert.runs)."""
     names = (
-        "learning_rate", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "seed", "warmup_steps",
-        "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "mlm_probability", "streaming",
-    )  # fmt: skip
+        "learning_rate",
+        "max_steps",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "seed",
+        "warmup_steps",
+        "weight_decay",
+        "adam_beta1",
+        "adam_beta2",
+        "adam_epsilon",
+        "max_grad_norm",
+        "mlm_probability",
+        "streaming",
+    )
     settings = {name: getattr(args, name) for name in names}
     settings.update(
         world_size=world_size,
@@ -44,7 +55,19 @@ def run_settings(args: PretrainArguments, manifest: dict, world_size: int) -> di
     return settings
 
 
-def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, scaler, stream, collator, env: Dist, args: PretrainArguments, settings: dict) -> None:
+def save_checkpoint(
+    output_dir: Path,
+    step: int,
+    model,
+    tokenizer,
+    optimizer,
+    scaler,
+    stream,
+    collator,
+    env: Dist,
+    args: PretrainArguments,
+    settings: dict,
+) -> None:
     """checkpoint-STEP, written under a temporary name by all ranks and renamed by rank 0."""
     final = output_dir / f"checkpoint-{step}"
     tmp = output_dir / f".checkpoint-{step}.tmp"
@@ -56,7 +79,15 @@ def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, sc
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
-        write_json(tmp / "trainer_state.json", {"global_step": step, "max_steps": args.max_steps, "epoch": stream.epochs_done(), "world_size": env.world_size})
+        write_json(
+            tmp / "trainer_state.json",
+            {
+                "global_step": step,
+                "max_steps": args.max_steps,
+                "epoch": stream.epochs_done(),
+                "world_size": env.world_size,
+            },
+        )
         save_settings(tmp, settings)
     barrier(env)
     torch.save(rank_state(stream, collator), tmp / f"rng_state_{env.rank}.pth")
@@ -69,7 +100,11 @@ def save_checkpoint(output_dir: Path, step: int, model, tokenizer, optimizer, sc
 
 
 def rank_state(stream, collator) -> dict:
-    state = {"stream": stream.state(), "collator_rng": collator.generator.get_state(), "torch_rng": torch.get_rng_state()}
+    state = {
+        "stream": stream.state(),
+        "collator_rng": collator.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state()
     return state
@@ -81,7 +116,11 @@ def load_checkpoint(path: str, optimizer, scaler, stream, collator, env: Dist) -
     path = Path(path)
     state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
     if state.get("world_size", env.world_size) != env.world_size:
-        logger.warning("checkpoint written with %s processes, resumed with %s: data order will differ", state.get("world_size"), env.world_size)
+        logger.warning(
+            "checkpoint written with %s processes, resumed with %s: data order will differ",
+            state.get("world_size"),
+            env.world_size,
+        )
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=env.device, weights_only=True))
     if scaler is not None and (path / "scaler.pt").is_file():
         scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
@@ -134,6 +173,10 @@ def trim_log(output_dir: Path, step: int) -> None:
     """Drop log lines past `step` (the checkpoint resumed from, or 0): they are about to be redone."""
     path = output_dir / LOG_FILE
     if path.is_file():
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and json.loads(line)["step"] <= step]
+        lines = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= step
+        ]
         with atomic_output(path) as handle:
             handle.write("".join(line + "\n" for line in lines))

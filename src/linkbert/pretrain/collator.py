@@ -36,7 +36,9 @@ class PretrainCollator:
         self.pad_token_id = pad_token_id
         self.mask_token_id = mask_token_id
         self.special_ids = torch.tensor(sorted(set(special_ids) | {pad_token_id}), dtype=torch.long)
-        self.replacement_ids = torch.tensor([i for i in range(vocab_size) if i not in set(self.special_ids.tolist())], dtype=torch.long)
+        self.replacement_ids = torch.tensor(
+            [i for i in range(vocab_size) if i not in set(self.special_ids.tolist())], dtype=torch.long
+        )
         self.generator = generator
         self.mlm_probability = mlm_probability
         self.pad_to_multiple_of = pad_to_multiple_of
@@ -56,7 +58,13 @@ class PretrainCollator:
         input_ids, token_type_ids, attention_mask = self.pad(features)
         input_ids, labels = self.mask(input_ids)
         drp_labels = torch.tensor([int(f["pair_label"]) for f in features], dtype=torch.long)
-        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask, "labels": labels, "drp_labels": drp_labels}
+        return {
+            "input_ids": input_ids,
+            "token_type_ids": token_type_ids,
+            "attention_mask": attention_mask,
+            "labels": labels,
+            "drp_labels": drp_labels,
+        }
 
     def pad(self, features: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Pad to the longest instance of the batch (rounded up to pad_to_multiple_of)."""

@@ -67,7 +67,11 @@ def input_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     files = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts))
+            files += sorted(
+                p
+                for p in item.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
         elif item.is_file():
             files.append(item)
         else:
@@ -132,13 +136,20 @@ def wikipedia_title_index(files: list[Path]) -> dict[str, str]:
     for path in files:
         for line, record in read_wikiextractor(path):
             if record["id"] in seen:
-                raise DataError(path, f"duplicate article id {record['id']!r} (first in {seen[record['id']]})", line=line, field="id")
+                raise DataError(
+                    path,
+                    f"duplicate article id {record['id']!r} (first in {seen[record['id']]})",
+                    line=line,
+                    field="id",
+                )
             seen[record["id"]] = f"{path}:{line}"
             titles.setdefault(normalize_title(record["title"]), record["id"])
     return titles
 
 
-def convert_wikipedia(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, redirects: str | os.PathLike | None = None) -> dict[str, int]:
+def convert_wikipedia(
+    inputs: Iterable[str | os.PathLike], output: str | os.PathLike, redirects: str | os.PathLike | None = None
+) -> dict[str, int]:
     """Write the corpus; return counts (documents, links kept, red links dropped, ...)."""
     files = input_files(inputs)
     titles = wikipedia_title_index(files)
@@ -149,12 +160,19 @@ def convert_wikipedia(inputs: Iterable[str | os.PathLike], output: str | os.Path
             for _, record in read_wikiextractor(path):
                 text, targets = strip_anchors(record["text"])
                 links = resolve_titles(targets, titles, redirect, stats)
-                handle.write(json.dumps({"id": record["id"], "title": record["title"], "text": text, "links": links}, ensure_ascii=False) + "\n")
+                handle.write(
+                    json.dumps(
+                        {"id": record["id"], "title": record["title"], "text": text, "links": links}, ensure_ascii=False
+                    )
+                    + "\n"
+                )
                 stats["documents"] += 1
     return stats
 
 
-def resolve_titles(targets: list[str], titles: dict[str, str], redirect: dict[str, str], stats: dict[str, int]) -> list[str]:
+def resolve_titles(
+    targets: list[str], titles: dict[str, str], redirect: dict[str, str], stats: dict[str, int]
+) -> list[str]:
     links: dict[str, None] = {}
     for target in targets:
         doc_id = titles.get(target)
@@ -214,7 +232,9 @@ def pubmed_record(record: dict, path: Path, line: int) -> tuple[str, str, str | 
     return pmid, abstract.strip(), title
 
 
-def convert_pubmed(inputs: Iterable[str | os.PathLike], output: str | os.PathLike, include_title: bool = False) -> dict[str, int]:
+def convert_pubmed(
+    inputs: Iterable[str | os.PathLike], output: str | os.PathLike, include_title: bool = False
+) -> dict[str, int]:
     """Write the corpus; text = abstract (title first with include_title); links = cited PMIDs
     that are documents of the corpus."""
     files = input_files(inputs)
@@ -224,7 +244,15 @@ def convert_pubmed(inputs: Iterable[str | os.PathLike], output: str | os.PathLik
             pmid, abstract, _ = pubmed_record(record, path, line)
             last[pmid] = (index, line, bool(abstract))
     present = {pmid for pmid, (_, _, has_text) in last.items() if has_text}
-    stats = {"documents": 0, "records_superseded": 0, "records_without_abstract": 0, "links": 0, "links_dropped_outside": 0, "links_dropped_self": 0, "links_dropped_repeat": 0}
+    stats = {
+        "documents": 0,
+        "records_superseded": 0,
+        "records_without_abstract": 0,
+        "links": 0,
+        "links_dropped_outside": 0,
+        "links_dropped_self": 0,
+        "links_dropped_repeat": 0,
+    }
     with atomic_output(output) as handle:
         for index, path in enumerate(files):
             for line, record in read_jsonl(path):

@@ -60,7 +60,9 @@ def read_corpus(path: str | os.PathLike) -> Corpus:
     for line, record in read_jsonl(path):
         doc_id, text, links, title = check_document(path, line, record)
         if doc_id in first_line:
-            raise DataError(path, f"duplicate document id {doc_id!r} (first on line {first_line[doc_id]})", line=line, field="id")
+            raise DataError(
+                path, f"duplicate document id {doc_id!r} (first on line {first_line[doc_id]})", line=line, field="id"
+            )
         first_line[doc_id] = line
         ids.append(doc_id)
         texts.append(text)
@@ -111,5 +113,11 @@ def drop_documents(corpus: Corpus, keep: list[bool]) -> tuple[Corpus, int]:
     select = [old for old in range(len(keep)) if keep[old]]
     stats = dict(corpus.stats, documents_dropped_empty=len(keep) - len(select), links_dropped_empty=removed)
     stats["links"] = corpus.stats.get("links", 0) - removed
-    new = Corpus([corpus.ids[i] for i in select], [corpus.texts[i] for i in select], links, [corpus.titles[i] for i in select], stats)
+    new = Corpus(
+        [corpus.ids[i] for i in select],
+        [corpus.texts[i] for i in select],
+        links,
+        [corpus.titles[i] for i in select],
+        stats,
+    )
     return new, removed

@@ -3,17 +3,20 @@
     python -m linkbert.pretrain.demo --output_dir demo_runs/pretrain
 
 On the 30 hand-written linked documents of demo/pretrain/corpus.jsonl it builds a tiny BERT and a
-WordPiece vocabulary from the corpus (linkbert.tools.tiny_bert), runs build_pairs with sentence-sized segments,
-and pretrains for a few dozen steps with run_pretrain. The result, output_dir/model, is a standard
-BERT checkpoint that the fine-tuning scripts accept as --model_name_or_path. The same three stages
-by hand:
+WordPiece vocabulary from the corpus (linkbert.tools.tiny_bert), runs build_pairs with
+sentence-sized segments, and pretrains for a few dozen steps with run_pretrain. The result,
+output_dir/model, is a standard BERT checkpoint that the fine-tuning scripts accept as
+--model_name_or_path. The same three stages by hand:
 
-    python scripts/make_tiny_model.py --text_files demo/pretrain/corpus.jsonl --output_dir demo_runs/pretrain/tiny-bert --vocab_size 600
-    python src/pretrain/build_pairs.py --corpus demo/pretrain/corpus.jsonl --tokenizer demo_runs/pretrain/tiny-bert \
-        --output_dir demo_runs/pretrain/pairs --max_seq_length 64 --segment_length 30 --dupe_factor 4 --seed 0
-    python src/pretrain/run_pretrain.py --model_name_or_path demo_runs/pretrain/tiny-bert --train_dir demo_runs/pretrain/pairs \
-        --output_dir demo_runs/pretrain/model --max_steps 40 --per_device_train_batch_size 16 --learning_rate 1e-3 \
-        --warmup_steps 4 --logging_steps 5 --save_steps 20 --seed 0
+    python scripts/make_tiny_model.py --text_files demo/pretrain/corpus.jsonl \
+        --output_dir demo_runs/pretrain/tiny-bert --vocab_size 600
+    python src/pretrain/build_pairs.py --corpus demo/pretrain/corpus.jsonl \
+        --tokenizer demo_runs/pretrain/tiny-bert --output_dir demo_runs/pretrain/pairs \
+        --max_seq_length 64 --segment_length 30 --dupe_factor 4 --seed 0
+    python src/pretrain/run_pretrain.py --model_name_or_path demo_runs/pretrain/tiny-bert \
+        --train_dir demo_runs/pretrain/pairs --output_dir demo_runs/pretrain/model --max_steps 40 \
+        --per_device_train_batch_size 16 --learning_rate 1e-3 --warmup_steps 4 --logging_steps 5 \
+        --save_steps 20 --seed 0
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pathlib import Path
 DEMO_CORPUS = Path(__file__).resolve().parents[3] / "demo" / "pretrain" / "corpus.jsonl"
 
 
-def run_pretrain_demo(output_dir: str | Path, *, corpus: str | Path = DEMO_CORPUS, steps: int = 40, seed: int = 0) -> dict:
+def run_pretrain_demo(
+    output_dir: str | Path, *, corpus: str | Path = DEMO_CORPUS, steps: int = 40, seed: int = 0
+) -> dict:
     """Run the three stages into output_dir (tiny-bert/, pairs/, model/); return the paths, the
     build_pairs manifest and the training results."""
     from linkbert.pretrain.build import main as build_main
@@ -35,15 +40,59 @@ def run_pretrain_demo(output_dir: str | Path, *, corpus: str | Path = DEMO_CORPU
 
     output_dir = Path(output_dir)
     texts = [json.loads(line)["text"] for line in Path(corpus).read_text(encoding="utf-8").splitlines() if line.strip()]
-    tiny = build_tiny_bert(output_dir / "tiny-bert", texts, vocab_size=600, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=128, seed=seed)
+    tiny = build_tiny_bert(
+        output_dir / "tiny-bert",
+        texts,
+        vocab_size=600,
+        hidden_size=64,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=128,
+        seed=seed,
+    )
     pairs, model = output_dir / "pairs", output_dir / "model"
-    build_argv = ["--corpus", str(corpus), "--tokenizer", str(tiny), "--output_dir", str(pairs), "--max_seq_length", "64",
-                  "--segment_length", "30", "--dupe_factor", "4", "--seed", str(seed), "--overwrite_output_dir"]
+    build_argv = [
+        "--corpus",
+        str(corpus),
+        "--tokenizer",
+        str(tiny),
+        "--output_dir",
+        str(pairs),
+        "--max_seq_length",
+        "64",
+        "--segment_length",
+        "30",
+        "--dupe_factor",
+        "4",
+        "--seed",
+        str(seed),
+        "--overwrite_output_dir",
+    ]
     if build_main(build_argv) != 0:
         raise RuntimeError("build_pairs failed")
-    train_argv = ["--model_name_or_path", str(tiny), "--train_dir", str(pairs), "--output_dir", str(model), "--max_steps", str(steps),
-                  "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--warmup_steps", "0.1", "--logging_steps", "5",
-                  "--save_steps", str(steps), "--seed", str(seed), "--overwrite_output_dir"]
+    train_argv = [
+        "--model_name_or_path",
+        str(tiny),
+        "--train_dir",
+        str(pairs),
+        "--output_dir",
+        str(model),
+        "--max_steps",
+        str(steps),
+        "--per_device_train_batch_size",
+        "16",
+        "--learning_rate",
+        "1e-3",
+        "--warmup_steps",
+        "0.1",
+        "--logging_steps",
+        "5",
+        "--save_steps",
+        str(steps),
+        "--seed",
+        str(seed),
+        "--overwrite_output_dir",
+    ]
     if train_main(train_argv) != 0:
         raise RuntimeError("run_pretrain failed")
     return {
@@ -56,7 +105,9 @@ def run_pretrain_demo(output_dir: str | Path, *, corpus: str | Path = DEMO_CORPU
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Tiny LinkBERT pretraining on demo/pretrain/corpus.jsonl", allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        description="Tiny LinkBERT pretraining on demo/pretrain/corpus.jsonl", allow_abbrev=False
+    )
     parser.add_argument("--output_dir", default="demo_runs/pretrain")
     parser.add_argument("--corpus", default=str(DEMO_CORPUS))
     parser.add_argument("--steps", type=int, default=40)
@@ -64,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = run_pretrain_demo(args.output_dir, corpus=args.corpus, steps=args.steps, seed=args.seed)
     results = out["results"]
-    print(f"pairs: {out['manifest']['pair_counts']}; after {results['global_step']} steps: mlm loss {results['mlm_loss']:.3f}, "
-          f"drp loss {results['drp_loss']:.3f}, drp accuracy {results['drp_accuracy']:.3f}; checkpoint: {out['model']}")
+    print(
+        f"pairs: {out['manifest']['pair_counts']}; after {results['global_step']} steps: mlm loss "
+        f"{results['mlm_loss']:.3f}, "
+        f"drp loss {results['drp_loss']:.3f}, drp accuracy {results['drp_accuracy']:.3f}; checkpoint: {out['model']}"
+    )
     return 0
 
 

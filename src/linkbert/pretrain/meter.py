@@ -31,7 +31,9 @@ class Meter:
         correct = torch.bincount(labels, weights=hits, minlength=len(PAIR_TYPES))
         tokens = batch["attention_mask"].sum().double()
         one = torch.ones((), dtype=torch.float64, device=self.device)
-        head = torch.stack([output.mlm_loss.detach().double(), output.drp_loss.detach().double(), one, tokens, one * len(labels)])
+        head = torch.stack(
+            [output.mlm_loss.detach().double(), output.drp_loss.detach().double(), one, tokens, one * len(labels)]
+        )
         self.sums += torch.cat([head, correct, counts])
 
     def result(self, env: Dist) -> dict:
@@ -42,8 +44,13 @@ class Meter:
         k = len(PAIR_TYPES)
         hits, counts = sums[5 : 5 + k].tolist(), sums[5 + k :].tolist()
         seconds = max(time.time() - self.started, 1e-9)
-        out = {"mlm_loss": mlm / micro, "drp_loss": drp / micro, "loss": (mlm + drp) / micro, "drp_accuracy": sum(hits) / max(1.0, sum(counts))}
-        for name, hit, count in zip(PAIR_TYPES, hits, counts):
+        out = {
+            "mlm_loss": mlm / micro,
+            "drp_loss": drp / micro,
+            "loss": (mlm + drp) / micro,
+            "drp_accuracy": sum(hits) / max(1.0, sum(counts)),
+        }
+        for name, hit, count in zip(PAIR_TYPES, hits, counts, strict=True):
             out[f"drp_accuracy_{name}"] = hit / count if count else None
             out[f"drp_count_{name}"] = int(count)
         out["tokens_per_second"] = tokens / seconds

@@ -83,13 +83,19 @@ class LinkBertForPreTraining(BertPreTrainedModel):
         mlm_logits = self.cls.predictions(hidden[selected])
         targets = labels[selected]
         # Sum / max(count, 1): a batch without any masked token gives 0, not NaN.
-        mlm_loss = F.cross_entropy(mlm_logits.float(), targets, reduction="sum") / targets.numel() if targets.numel() else mlm_logits.sum() * 0.0
+        mlm_loss = (
+            F.cross_entropy(mlm_logits.float(), targets, reduction="sum") / targets.numel()
+            if targets.numel()
+            else mlm_logits.sum() * 0.0
+        )
         loss = mlm_loss
         drp_loss = None
         if drp_labels is not None:
             drp_loss = F.cross_entropy(drp_logits.float(), drp_labels)
             loss = mlm_loss + drp_loss  # unweighted (ACL §4)
-        return LinkBertPreTrainingOutput(loss=loss, mlm_loss=mlm_loss, drp_loss=drp_loss, mlm_logits=mlm_logits, drp_logits=drp_logits)
+        return LinkBertPreTrainingOutput(
+            loss=loss, mlm_loss=mlm_loss, drp_loss=drp_loss, mlm_logits=mlm_logits, drp_logits=drp_logits
+        )
 
 
 def from_bert_checkpoint(path: str, **kwargs) -> tuple[LinkBertForPreTraining, dict]:

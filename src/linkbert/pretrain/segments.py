@@ -72,7 +72,9 @@ def pack_sentences(sentences: Sequence[Sequence[int]], segment_length: int, pack
     return segments
 
 
-def segment_corpus(texts: Sequence[str], tokenizer, segment_length: int, batch_size: int = 1000, pack: bool = True) -> Segments:
+def segment_corpus(
+    texts: Sequence[str], tokenizer, segment_length: int, batch_size: int = 1000, pack: bool = True
+) -> Segments:
     """Tokenize `texts` (batches of `batch_size` documents, all their sentences in one fast-tokenizer
     call) and pack each document into segments. A document with no tokens gets no segment."""
     if segment_length < 1:

@@ -78,12 +78,16 @@ def split_evenly(items: Sequence, parts: int) -> list[Sequence]:
     return slices
 
 
-def encode_batch(pairs: Sequence[Pair], segments: Segments, ids: Sequence[str], special: tuple[int, int], max_seq_length: int) -> tuple[pa.RecordBatch, int]:
+def encode_batch(
+    pairs: Sequence[Pair], segments: Segments, ids: Sequence[str], special: tuple[int, int], max_seq_length: int
+) -> tuple[pa.RecordBatch, int]:
     """Rows for `pairs` and how many of them had to be truncated to fit max_seq_length."""
     cls_id, sep_id = special
     rows, types, truncated = [], [], 0
     for pair in pairs:
-        a, b, cut = truncate_pair(segments.segment(pair.doc_a, pair.seg_a), segments.segment(pair.doc_b, pair.seg_b), max_seq_length - 3)
+        a, b, cut = truncate_pair(
+            segments.segment(pair.doc_a, pair.seg_a), segments.segment(pair.doc_b, pair.seg_b), max_seq_length - 3
+        )
         truncated += cut
         rows.append(np.concatenate([[cls_id], a, [sep_id], b, [sep_id]]).astype(np.int32))
         types.append(np.concatenate([np.zeros(len(a) + 2, np.int8), np.ones(len(b) + 1, np.int8)]))
@@ -100,7 +104,14 @@ def encode_batch(pairs: Sequence[Pair], segments: Segments, ids: Sequence[str], 
     return pa.RecordBatch.from_arrays(columns, schema=SCHEMA), truncated
 
 
-def write_shard(path: Path, pairs: Sequence[Pair], segments: Segments, ids: Sequence[str], special: tuple[int, int], max_seq_length: int) -> int:
+def write_shard(
+    path: Path,
+    pairs: Sequence[Pair],
+    segments: Segments,
+    ids: Sequence[str],
+    special: tuple[int, int],
+    max_seq_length: int,
+) -> int:
     """Write one shard through a temporary name; return the number of truncated pairs."""
     truncated = 0
     with atomic_output(path, "wb") as handle:
@@ -138,7 +149,9 @@ def shard_paths(train_dir: str | os.PathLike, manifest: dict) -> list[str]:
     return [str(Path(train_dir) / shard["file"]) for shard in manifest["shards"]]
 
 
-def load_table(paths: Sequence[str], columns: Sequence[str] = ("input_ids", "token_type_ids", "pair_label")) -> pa.Table:
+def load_table(
+    paths: Sequence[str], columns: Sequence[str] = ("input_ids", "token_type_ids", "pair_label")
+) -> pa.Table:
     """All shards as one memory-mapped table (the OS pages rows in as they are read)."""
     tables = []
     for path in paths:

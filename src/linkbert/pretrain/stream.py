@@ -65,11 +65,15 @@ class MappedStream:
 
 
 class StreamingStream:
-    def __init__(self, paths: Sequence[str], *, rank: int, world_size: int, seed: int, buffer_size: int, total_rows: int):
+    def __init__(
+        self, paths: Sequence[str], *, rank: int, world_size: int, seed: int, buffer_size: int, total_rows: int
+    ):
         from datasets import load_dataset
         from datasets.distributed import split_dataset_by_node
 
-        dataset = load_dataset("arrow", data_files=list(paths), split="train", streaming=True).select_columns(list(COLUMNS))
+        dataset = load_dataset("arrow", data_files=list(paths), split="train", streaming=True).select_columns(
+            list(COLUMNS)
+        )
         dataset = split_dataset_by_node(dataset, rank=rank, world_size=world_size)
         self.dataset = dataset.shuffle(seed=seed, buffer_size=buffer_size)
         self.per_rank = max(1, total_rows // world_size)  # only for the epoch count in the log

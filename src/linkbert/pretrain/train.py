@@ -72,7 +72,9 @@ def load_tokenizer(args: PretrainArguments):
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as err:
-        raise UsageError(f"could not load the tokenizer {name}: {str(err).splitlines()[0] if str(err) else err}") from None
+        raise UsageError(
+            f"could not load the tokenizer {name}: {str(err).splitlines()[0] if str(err) else err}"
+        ) from None
 
 
 def load_model(args: PretrainArguments, tokenizer, checkpoint: str | None) -> LinkBertForPreTraining:
@@ -84,8 +86,15 @@ def load_model(args: PretrainArguments, tokenizer, checkpoint: str | None) -> Li
         try:
             model, info = LinkBertForPreTraining.from_pretrained(source, output_loading_info=True)
         except (OSError, ValueError) as err:
-            raise UsageError(f"could not load a BERT checkpoint from {source}: {str(err).splitlines()[0] if str(err) else err}") from None
-        logger.info("loaded %s; newly initialised: %s; not used: %s", source, sorted(info["missing_keys"]), sorted(info["unexpected_keys"]))
+            raise UsageError(
+                f"could not load a BERT checkpoint from {source}: {str(err).splitlines()[0] if str(err) else err}"
+            ) from None
+        logger.info(
+            "loaded %s; newly initialised: %s; not used: %s",
+            source,
+            sorted(info["missing_keys"]),
+            sorted(info["unexpected_keys"]),
+        )
         return model
     path = Path(args.config_name)
     config = BertConfig.from_json_file(str(path)) if path.is_file() else BertConfig.from_pretrained(args.config_name)
@@ -96,27 +105,48 @@ def load_model(args: PretrainArguments, tokenizer, checkpoint: str | None) -> Li
 def check_compatible(manifest: dict, tokenizer, model, train_dir: str) -> None:
     """Shards are token ids: they mean something only with the tokenizer that produced them."""
     if manifest.get("vocab_sha256") != vocab_sha256(tokenizer):
-        raise UsageError(f"{train_dir} was built with tokenizer {manifest.get('tokenizer')}, whose vocabulary differs from this run's tokenizer")
+        raise UsageError(
+            f"{train_dir} was built with tokenizer {manifest.get('tokenizer')}, whose vocabulary differs from this "
+            "run's tokenizer"
+        )
     if model.config.vocab_size < len(tokenizer):
-        raise UsageError(f"the model's vocab_size {model.config.vocab_size} is smaller than the tokenizer's {len(tokenizer)}")
+        raise UsageError(
+            f"the model's vocab_size {model.config.vocab_size} is smaller than the tokenizer's {len(tokenizer)}"
+        )
     if model.config.max_position_embeddings < manifest["settings"]["max_seq_length"]:
-        raise UsageError(f"instances of {manifest['settings']['max_seq_length']} tokens exceed max_position_embeddings {model.config.max_position_embeddings}")
+        raise UsageError(
+            f"instances of {manifest['settings']['max_seq_length']} tokens exceed max_position_embeddings "
+            f"{model.config.max_position_embeddings}"
+        )
 
 
 def build_optimizer(model: torch.nn.Module, args: PretrainArguments, device: torch.device) -> torch.optim.AdamW:
     """AdamW; no weight decay on biases and LayerNorm weights, as BERT and the HF Trainer do."""
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon, fused=device.type == "cuda")
+    return torch.optim.AdamW(
+        groups,
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon,
+        fused=device.type == "cuda",
+    )
 
 
 def make_stream(args: PretrainArguments, manifest: dict, env: Dist):
     paths = shard_paths(args.train_dir, manifest)
     if args.streaming:
-        return StreamingStream(paths, rank=env.rank, world_size=env.world_size, seed=args.seed, buffer_size=args.shuffle_buffer_size, total_rows=manifest["num_pairs"])
+        return StreamingStream(
+            paths,
+            rank=env.rank,
+            world_size=env.world_size,
+            seed=args.seed,
+            buffer_size=args.shuffle_buffer_size,
+            total_rows=manifest["num_pairs"],
+        )
     return MappedStream(paths, rank=env.rank, world_size=env.world_size, seed=args.seed)
 
 
@@ -131,12 +161,17 @@ def autocast(args: PretrainArguments, device: torch.device):
     return contextlib.nullcontext()
 
 
-def train_step(model, stream, collator, optimizer, scaler, meter: Meter, lr: float, args: PretrainArguments, env: Dist) -> float:
+def train_step(
+    model, stream, collator, optimizer, scaler, meter: Meter, lr: float, args: PretrainArguments, env: Dist
+) -> float:
     """One optimizer step over gradient_accumulation_steps micro-batches; returns the grad norm."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     for micro in range(args.gradient_accumulation_steps):
-        batch = {k: v.to(env.device, non_blocking=True) for k, v in collator(stream.take(args.per_device_train_batch_size)).items()}
+        batch = {
+            k: v.to(env.device, non_blocking=True)
+            for k, v in collator(stream.take(args.per_device_train_batch_size)).items()
+        }
         last = micro == args.gradient_accumulation_steps - 1
         sync = contextlib.nullcontext() if last or env.world_size == 1 else model.no_sync()
         with sync:
@@ -147,7 +182,9 @@ def train_step(model, stream, collator, optimizer, scaler, meter: Meter, lr: flo
         meter.add(output, batch)
     if scaler:
         scaler.unscale_(optimizer)
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm if args.max_grad_norm > 0 else float("inf"))
+    norm = torch.nn.utils.clip_grad_norm_(
+        model.parameters(), args.max_grad_norm if args.max_grad_norm > 0 else float("inf")
+    )
     if scaler:
         scaler.step(optimizer)
         scaler.update()
@@ -157,7 +194,17 @@ def train_step(model, stream, collator, optimizer, scaler, meter: Meter, lr: flo
     return float(norm)
 
 
-def log_step(output_dir: Path, step: int, lr: float, norm: float, meter: Meter, stream, config, args: PretrainArguments, env: Dist) -> dict:
+def log_step(
+    output_dir: Path,
+    step: int,
+    lr: float,
+    norm: float,
+    meter: Meter,
+    stream,
+    config,
+    args: PretrainArguments,
+    env: Dist,
+) -> dict:
     record = {"step": step, "epoch": round(stream.epochs_done(), 4), "learning_rate": lr, "grad_norm": norm}
     record.update(meter.result(env))
     tflops = flops_per_token(config, record["mean_length"]) * record["tokens_per_second"] / 1e12
@@ -169,7 +216,14 @@ def log_step(output_dir: Path, step: int, lr: float, norm: float, meter: Meter, 
         accuracy = " ".join(f"{name[:4]} {_fmt(record[f'drp_accuracy_{name}'])}" for name in PAIR_TYPES)
         logger.info(
             "step %d | loss %.4f (mlm %.4f, drp %.4f) | drp acc %.3f (%s) | lr %.2e | %.0f tok/s%s",
-            step, record["loss"], record["mlm_loss"], record["drp_loss"], record["drp_accuracy"], accuracy, lr, record["tokens_per_second"],
+            step,
+            record["loss"],
+            record["mlm_loss"],
+            record["drp_loss"],
+            record["drp_accuracy"],
+            accuracy,
+            lr,
+            record["tokens_per_second"],
             f" | mfu {record['mfu']:.1%}" if "mfu" in record else "",
         )
         with open(output_dir / LOG_FILE, "a", encoding="utf-8") as handle:
@@ -205,27 +259,42 @@ def train(args: PretrainArguments) -> dict:
     stream = make_stream(args, manifest, env)
     pad_multiple = args.pad_to_multiple_of or (8 if args.bf16 or args.fp16 else None)
     generator = torch.Generator().manual_seed(args.seed * 1000 + env.rank)
-    collator = PretrainCollator.for_tokenizer(tokenizer, generator, mlm_probability=args.mlm_probability, pad_to_multiple_of=pad_multiple)
+    collator = PretrainCollator.for_tokenizer(
+        tokenizer, generator, mlm_probability=args.mlm_probability, pad_to_multiple_of=pad_multiple
+    )
 
     step = load_checkpoint(checkpoint, optimizer, scaler, stream, collator, env) if checkpoint else 0
     if env.main:
         trim_log(output_dir, step)  # a fresh start (step 0, --overwrite_output_dir) empties an old log
     wrapped = model
     if env.world_size > 1:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.local_rank] if env.device.type == "cuda" else None
+        )
     if args.torch_compile:
         wrapped = torch.compile(wrapped)
     global_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * env.world_size
     if env.main:
         logger.info(
             "%d instances (%s); global batch %d = %d per device x %d accumulation x %d processes; steps %d -> %d on %s",
-            manifest["num_pairs"], manifest["pair_counts"], global_batch, args.per_device_train_batch_size,
-            args.gradient_accumulation_steps, env.world_size, step, args.max_steps, env.device,
+            manifest["num_pairs"],
+            manifest["pair_counts"],
+            global_batch,
+            args.per_device_train_batch_size,
+            args.gradient_accumulation_steps,
+            env.world_size,
+            step,
+            args.max_steps,
+            env.device,
         )
-    return run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings)
+    return run_loop(
+        wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings
+    )
 
 
-def run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings) -> dict:
+def run_loop(
+    wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings
+) -> dict:
     start_step, started = step, time.time()
     wrapped.train()
     meter = Meter(env.device)
@@ -239,12 +308,20 @@ def run_loop(wrapped, model, tokenizer, stream, collator, optimizer, scaler, ste
         if step % args.logging_steps == 0 or step == args.max_steps:
             last = log_step(output_dir, step, lr, norm, meter, stream, model.config, args, env)
         if step % args.save_steps == 0 and step < args.max_steps:
-            save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings)
+            save_checkpoint(
+                output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings
+            )
     save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings)
     runtime = time.time() - started
     results = {"global_step": step, "train_runtime": runtime, "steps_this_run": step - start_step}
     results.update({k: v for k, v in last.items() if k.startswith(("mlm_", "drp_", "loss"))})
-    results["train_samples_per_second"] = (step - start_step) * args.per_device_train_batch_size * args.gradient_accumulation_steps * env.world_size / max(runtime, 1e-9)
+    results["train_samples_per_second"] = (
+        (step - start_step)
+        * args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        * env.world_size
+        / max(runtime, 1e-9)
+    )
     if env.main:
         save_final(output_dir, model, tokenizer)
         write_json(output_dir / "train_results.json", results)

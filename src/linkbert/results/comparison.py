@@ -99,7 +99,7 @@ def type_rows(family: Family, ours: dict[str, dict], published: PublishedFamily)
     rows = [Row(t, f"mean of {sum(task.task_type == t for task in family.tasks)}", TYPE, {}) for t in BLURB_TYPES]
     for model, scores in ours.items():
         paper_means = type_means(published.scores.get(model, {}), family.tasks)
-        for row, mine, paper in zip(rows, type_means(scores, family.tasks), paper_means):
+        for row, mine, paper in zip(rows, type_means(scores, family.tasks), paper_means, strict=True):
             row.cells[model] = Cell(mine.value, paper.value)
             if mine.missing:
                 row.notes.append(_missing_note(model, mine.missing))

@@ -81,7 +81,9 @@ BLURB = Family(
     aggregate="blurb",
 )
 
-MEDQA = Family("MedQA", (PaperColumn("medqa_usmle_hf", "MedQA-USMLE", "accuracy", "test_accuracy", 100.0),), aggregate=None)
+MEDQA = Family(
+    "MedQA", (PaperColumn("medqa_usmle_hf", "MedQA-USMLE", "accuracy", "test_accuracy", 100.0),), aggregate=None
+)
 
 # Table 9 evaluates the MedQA-fine-tuned BioLinkBERT-large on MMLU without further training; the
 # recipe writes that prediction-only run under its own directory.

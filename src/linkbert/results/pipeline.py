@@ -49,8 +49,9 @@ def write_family(table: FamilyTable, markdown: str, output_dir: Path, plots: boo
 
             written.append(write_png(table, stem.with_suffix(".png")))
         except ImportError:
-            print(f"warning: matplotlib is not installed; skipped {stem}.png (pip install -e .[plots])",
-                  file=sys.stderr)
+            print(
+                f"warning: matplotlib is not installed; skipped {stem}.png (pip install -e .[plots])", file=sys.stderr
+            )
     return written
 
 

@@ -27,8 +27,16 @@ def _model_bars(axes, rows, index: int, model: str, width: float, colour: str) -
         offset = (2 * index + side + 0.5) * width - GROUP_WIDTH / 2
         points = [(x + offset, getattr(row.cells[model], source)) for x, row in enumerate(rows)]
         points = [(x, value) for x, value in points if value is not None]  # missing: no bar, never a 0 bar
-        axes.bar([x for x, _ in points], [value for _, value in points], width, label=f"{model} {source}",
-                 color=colour, edgecolor=colour, alpha=0.45 if side else 1.0, hatch="//" if side else None)
+        axes.bar(
+            [x for x, _ in points],
+            [value for _, value in points],
+            width,
+            label=f"{model} {source}",
+            color=colour,
+            edgecolor=colour,
+            alpha=0.45 if side else 1.0,
+            hatch="//" if side else None,
+        )
 
 
 def _draw(figure, table: FamilyTable) -> None:

@@ -25,7 +25,11 @@ import sys
 from pathlib import Path
 
 # PyTorch FSDP2, parameters re-sharded after the forward pass (ZeRO-3), one unit per BertLayer
-FSDP_FLAGS = ["--fsdp", "--fsdp_config", '{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}']
+FSDP_FLAGS = [
+    "--fsdp",
+    "--fsdp_config",
+    '{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}',
+]
 
 
 def batch_plan(per_device: int, accumulation: int, world_size: int) -> tuple[int, int]:
@@ -34,7 +38,10 @@ def batch_plan(per_device: int, accumulation: int, world_size: int) -> tuple[int
     divides the per-process share, so memory per GPU never grows."""
     effective = per_device * accumulation
     if world_size < 1 or effective % world_size:
-        raise ValueError(f"the effective batch {per_device}x{accumulation}={effective} cannot be split evenly over {world_size} processes")
+        raise ValueError(
+            f"the effective batch {per_device}x{accumulation}={effective} cannot be split evenly over {world_size} "
+            "processes"
+        )
     share = effective // world_size
     new_per_device = max(d for d in range(1, min(per_device, share) + 1) if share % d == 0)
     return new_per_device, share // new_per_device
@@ -76,14 +83,24 @@ def command(entry: str, args: list[str], env: dict) -> list[str]:
         return [sys.executable, "-u", entry, *args]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--nnodes", str(nnodes)]
     if nnodes > 1:
-        launcher += ["--node_rank", env.get("NODE_RANK", "0"), "--master_addr", env.get("MASTER_ADDR", "127.0.0.1"), "--master_port", env.get("MASTER_PORT", "29500")]
+        launcher += [
+            "--node_rank",
+            env.get("NODE_RANK", "0"),
+            "--master_addr",
+            env.get("MASTER_ADDR", "127.0.0.1"),
+            "--master_port",
+            env.get("MASTER_PORT", "29500"),
+        ]
     return [*launcher, entry, *args]
 
 
 def run_logged(cmd: list[str], log_path: Path) -> int:
     """Run cmd, copying its output to the terminal and to log_path (the original used `|& tee`)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+    with (
+        open(log_path, "ab") as log,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process,
+    ):
         for chunk in iter(lambda: process.stdout.read1(65536), b""):
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
@@ -94,7 +111,10 @@ def run_logged(cmd: list[str], log_path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
-        raise SystemExit("usage: python -m linkbert.tools.launch --entry SCRIPT --log FILE --per_device_train_batch_size N --gradient_accumulation_steps K -- ARGS")
+        raise SystemExit(
+            "usage: python -m linkbert.tools.launch --entry SCRIPT --log FILE --per_device_train_batch_size N "
+            "--gradient_accumulation_steps K -- ARGS"
+        )
     split = argv.index("--")
     parser = argparse.ArgumentParser(description="Launch one recipe job", allow_abbrev=False)
     parser.add_argument("--entry", required=True)
@@ -105,16 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv[:split])
     env = dict(os.environ)
     try:
-        args = job_arguments(argv[split + 1 :], options.per_device_train_batch_size, options.gradient_accumulation_steps, env)
+        args = job_arguments(
+            argv[split + 1 :], options.per_device_train_batch_size, options.gradient_accumulation_steps, env
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     cmd = command(options.entry, args, env)
     world = int(env.get("NPROC", "1")) * int(env.get("NNODES", "1"))
-    per_device, accumulation = batch_plan(options.per_device_train_batch_size, options.gradient_accumulation_steps, world)
+    per_device, accumulation = batch_plan(
+        options.per_device_train_batch_size, options.gradient_accumulation_steps, world
+    )
     print(
         f"[launch] {world} process(es): per-device batch {per_device} x accumulation {accumulation} x {world} "
-        f"= effective {per_device * accumulation * world} (paper: {options.per_device_train_batch_size} x {options.gradient_accumulation_steps} on 1 GPU)",
+        f"= effective {per_device * accumulation * world} (paper: {options.per_device_train_batch_size} x "
+        f"{options.gradient_accumulation_steps} on 1 GPU)",
         flush=True,
     )
     print("[launch] " + " ".join(cmd), flush=True)

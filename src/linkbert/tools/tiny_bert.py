@@ -68,7 +68,9 @@ def build_tiny_bert(
     vocab_file = output_dir / "vocab.txt"
     vocab_file.write_text("".join(token + "\n" for token in vocab), encoding="utf-8")
 
-    tokenizer = BertTokenizerFast(vocab=str(vocab_file), do_lower_case=lowercase, model_max_length=max_position_embeddings)
+    tokenizer = BertTokenizerFast(
+        vocab=str(vocab_file), do_lower_case=lowercase, model_max_length=max_position_embeddings
+    )
     tokenizer.save_pretrained(output_dir)
 
     config = BertConfig(

@@ -23,7 +23,9 @@ def _precision_recall_f1(true_positives: int, predicted: int, gold: int) -> dict
     return {"precision": precision, "recall": recall, "F1": f1}
 
 
-def prf1_positive_classes(predictions: Sequence[int], labels: Sequence[int], negative_index: int = 0) -> dict[str, float]:
+def prf1_positive_classes(
+    predictions: Sequence[int], labels: Sequence[int], negative_index: int = 0
+) -> dict[str, float]:
     """Micro P/R/F1 over the positive classes only (ChemProt, DDI, GAD): the negative class (index 0
     after sorting the label strings, i.e. "0", which preprocessing maps every "false" label to)
     counts neither as a prediction nor as a gold relation."""
@@ -33,7 +35,9 @@ def prf1_positive_classes(predictions: Sequence[int], labels: Sequence[int], neg
     return _precision_recall_f1(true_positives, int(predicted_positive.sum()), int((labels != negative_index).sum()))
 
 
-def hoc_document_prf1(ids: Sequence[str], predictions: Sequence[Sequence[int]], labels: Sequence[Sequence[int]]) -> dict[str, float]:
+def hoc_document_prf1(
+    ids: Sequence[str], predictions: Sequence[Sequence[int]], labels: Sequence[Sequence[int]]
+) -> dict[str, float]:
     """HoC: rows are grouped into documents by the id prefix before '_', the multi-hot label sets
     of a document are OR-ed (for predictions and gold alike), then one micro P/R/F1 is taken over
     all (document, label) cells."""
@@ -54,7 +58,9 @@ def hoc_document_prf1(ids: Sequence[str], predictions: Sequence[Sequence[int]], 
 def pearson(predictions: Sequence[float], labels: Sequence[float]) -> dict[str, float]:
     from scipy.stats import pearsonr
 
-    return {"pearsonr": float(pearsonr(np.asarray(labels, dtype=np.float64), np.asarray(predictions, dtype=np.float64))[0])}
+    return {
+        "pearsonr": float(pearsonr(np.asarray(labels, dtype=np.float64), np.asarray(predictions, dtype=np.float64))[0])
+    }
 
 
 def mean_squared_error(predictions: Sequence[float], labels: Sequence[float]) -> dict[str, float]:

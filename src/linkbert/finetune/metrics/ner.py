@@ -39,7 +39,12 @@ def seqeval_report(predictions: Tags, labels: Tags) -> dict:
     report.pop("macro avg")
     report.pop("weighted avg")
     scores: dict = {
-        type_name: {"precision": float(row["precision"]), "recall": float(row["recall"]), "f1": float(row["f1-score"]), "number": int(row["support"])}
+        type_name: {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "number": int(row["support"]),
+        }
         for type_name, row in report.items()
     }
     scores["overall_precision"] = float(micro["precision"])
@@ -79,7 +84,9 @@ def macro_metrics(report: dict) -> dict[str, float]:
     return {"macro_precision": mean("precision"), "macro_recall": mean("recall"), "macro_f1": mean("f1")}
 
 
-def ner_metrics(predictions: Tags, labels: Tags, *, entity_level: bool = False, macro: bool = False) -> dict[str, float]:
+def ner_metrics(
+    predictions: Tags, labels: Tags, *, entity_level: bool = False, macro: bool = False
+) -> dict[str, float]:
     """The metrics run_ner.py reports; entity_level wins over macro, as the original checked it first."""
     report = seqeval_report(predictions, labels)
     if entity_level:

@@ -64,7 +64,9 @@ def squad_scores(predictions: Mapping[str, str], references: Mapping[str, Sequen
     missing = 0
     for question_id, golds in references.items():
         if len(golds) == 0:
-            raise ValueError(f"squad_scores: question {question_id!r} has no gold answer (SQuAD v1.1 needs at least one)")
+            raise ValueError(
+                f"squad_scores: question {question_id!r} has no gold answer (SQuAD v1.1 needs at least one)"
+            )
         if question_id not in predictions:
             missing += 1
             continue

@@ -43,15 +43,24 @@ class MultipleChoice(Task):
         if not self.endings:
             count = sum(1 for key in record if key.startswith("ending"))
             if count < 2:
-                raise FieldError("ending0", f"expected at least two options ending0, ending1, ...; found {count} 'ending*' fields")
+                raise FieldError(
+                    "ending0", f"expected at least two options ending0, ending1, ...; found {count} 'ending*' fields"
+                )
             self.endings = [f"ending{index}" for index in range(count)]
         require(record, "sent1", str, "the question text")
         require(record, "sent2", str, 'the text put before each option ("" for none)')
         for name in self.endings:
-            require(record, name, str, f"option text (every record has {len(self.endings)} options, like the first train record)")
+            require(
+                record,
+                name,
+                str,
+                f"option text (every record has {len(self.endings)} options, like the first train record)",
+            )
         label = require(record, "label", int, f"the index of the right option, 0..{len(self.endings) - 1}")
         if not 0 <= label < len(self.endings):
-            raise FieldError("label", f"expected the index of the right option, 0..{len(self.endings) - 1}, got {label}")
+            raise FieldError(
+                "label", f"expected the index of the right option, 0..{len(self.endings) - 1}, got {label}"
+            )
         check_optional_id(record)
 
     # ----- model -----
@@ -67,7 +76,9 @@ class MultipleChoice(Task):
             padding=self.padding(),
         )
         # regroup the k pairs of each example: every field becomes [example][option][token]
-        features = {key: [values[start : start + k] for start in range(0, len(values), k)] for key, values in flat.items()}
+        features = {
+            key: [values[start : start + k] for start in range(0, len(values), k)] for key, values in flat.items()
+        }
         features["labels"] = list(batch["label"])
         return features
 
@@ -76,7 +87,9 @@ class MultipleChoice(Task):
         examples = split.examples
         records = [
             {"id": example_id, "prediction": prediction, "label": label}
-            for example_id, prediction, label in zip(examples["id"], logits(output.predictions).argmax(axis=-1).tolist(), examples["label"])
+            for example_id, prediction, label in zip(
+                examples["id"], logits(output.predictions).argmax(axis=-1).tolist(), examples["label"], strict=True
+            )
         ]
         # as the original: the prediction split's option logits [N, k] and label ids
         return Decoded(records, {"predict_outputs.json": raw_outputs(output)} if file_prefix == "predict" else {})

@@ -28,8 +28,14 @@ SINGLE, REGRESSION, MULTI = "single_label_classification", "regression", "multi_
 
 # --metric_name -> (label kind it needs, metric over decoded records)
 METRICS = {
-    "accuracy": (SINGLE, lambda task, ids, preds, golds: classification.accuracy(task.indices(preds), task.indices(golds))),
-    "PRF1": (SINGLE, lambda task, ids, preds, golds: classification.prf1_positive_classes(task.indices(preds), task.indices(golds))),
+    "accuracy": (
+        SINGLE,
+        lambda task, ids, preds, golds: classification.accuracy(task.indices(preds), task.indices(golds)),
+    ),
+    "PRF1": (
+        SINGLE,
+        lambda task, ids, preds, golds: classification.prf1_positive_classes(task.indices(preds), task.indices(golds)),
+    ),
     "hoc": (MULTI, lambda task, ids, preds, golds: classification.hoc_document_prf1(ids, preds, golds)),
     "pearsonr": (REGRESSION, lambda task, ids, preds, golds: classification.pearson(preds, golds)),
     "mse": (REGRESSION, lambda task, ids, preds, golds: classification.mean_squared_error(preds, golds)),
@@ -40,12 +46,20 @@ DEFAULT_METRIC = {SINGLE: "accuracy", REGRESSION: "mse"}
 
 @dataclass
 class SeqClsDataArguments(DataArguments):
-    max_seq_length: int | None = field(default=128, metadata={"help": "Maximum tokens per (pair of) sentence(s); longer inputs are truncated longest-first"})
+    max_seq_length: int | None = field(
+        default=128,
+        metadata={"help": "Maximum tokens per (pair of) sentence(s); longer inputs are truncated longest-first"},
+    )
     metric_name: str | None = field(
         default=None,
-        metadata={"help": "accuracy, PRF1 (micro over positive classes, ChemProt/DDI/GAD), hoc (document micro F1), pearsonr (BIOSSES); default: accuracy / mse"},
+        metadata={
+            "help": "accuracy, PRF1 (micro over positive classes, ChemProt/DDI/GAD), hoc (document micro F1), "
+            "pearsonr (BIOSSES); default: accuracy / mse"
+        },
     )
-    task_name: str | None = field(default=None, metadata={"help": "Not supported: GLUE data came from the Hub; pass --train_file etc."})
+    task_name: str | None = field(
+        default=None, metadata={"help": "Not supported: GLUE data came from the Hub; pass --train_file etc."}
+    )
 
 
 class SequenceClassification(Task):
@@ -56,7 +70,10 @@ class SequenceClassification(Task):
     def __init__(self, data_args: SeqClsDataArguments):
         super().__init__(data_args)
         if data_args.task_name:
-            raise UsageError("--task_name loads GLUE from the Hub, which this project does not do: pass --train_file/--validation_file")
+            raise UsageError(
+                "--task_name loads GLUE from the Hub, which this project does not do: pass "
+                "--train_file/--validation_file"
+            )
         if data_args.metric_name is not None and data_args.metric_name not in METRICS:
             raise UsageError(f"--metric_name {data_args.metric_name}: expected one of {', '.join(METRICS)}")
         # what the first record shows, then what the train labels show (filled by check_record)
@@ -80,7 +97,9 @@ class SequenceClassification(Task):
     # ----- validation -----
     def check_record(self, split: str, record: dict) -> None:
         if self.text_fields is None:
-            self.text_fields = ("sentence1", "sentence2") if "sentence1" in record and "sentence2" in record else ("sentence",)
+            self.text_fields = (
+                ("sentence1", "sentence2") if "sentence1" in record and "sentence2" in record else ("sentence",)
+            )
         for name in self.text_fields:
             require(record, name, str, "a string")
         check_optional_id(record)
@@ -99,12 +118,16 @@ class SequenceClassification(Task):
         if self._label_family is None:
             self._label_family = family
         elif family != self._label_family:
-            raise FieldError("label", f"expected a {self._label_family} label like the first train example, got {label!r:.60}")
+            raise FieldError(
+                "label", f"expected a {self._label_family} label like the first train example, got {label!r:.60}"
+            )
         if family == "list":
             if self._width is None:
                 self._width = len(label)
             elif len(label) != self._width:
-                raise FieldError("label", f"expected {self._width} multi-hot values like the first train example, got {len(label)}")
+                raise FieldError(
+                    "label", f"expected {self._width} multi-hot values like the first train example, got {len(label)}"
+                )
             return
         self._has_float |= isinstance(label, float)
         self._train_labels.add(label)
@@ -124,7 +147,10 @@ class SequenceClassification(Task):
         if self.metric_name is None:
             raise UsageError("multi-label data (list labels) needs --metric_name hoc")
         if METRICS[self.metric_name][0] != self.kind:
-            raise UsageError(f"--metric_name {self.metric_name} needs {METRICS[self.metric_name][0]} labels, but the train labels make this {self.kind}")
+            raise UsageError(
+                f"--metric_name {self.metric_name} needs {METRICS[self.metric_name][0]} labels, but the train labels "
+                f"make this {self.kind}"
+            )
 
     def _check_known_label(self, label) -> None:
         if self.kind == SINGLE:
@@ -133,9 +159,13 @@ class SequenceClassification(Task):
                 raise FieldError("label", f"{label!r:.60} never seen in train (train labels: {shown})")
         elif self.kind == REGRESSION:
             if _label_family(label) != "number":
-                raise FieldError("label", f"expected a number (the train labels are regression targets), got {label!r:.60}")
+                raise FieldError(
+                    "label", f"expected a number (the train labels are regression targets), got {label!r:.60}"
+                )
         elif _label_family(label) != "list" or len(label) != self._width:
-            raise FieldError("label", f"expected a list of {self._width} 0/1 values like the train labels, got {label!r:.60}")
+            raise FieldError(
+                "label", f"expected a list of {self._width} 0/1 values like the train labels, got {label!r:.60}"
+            )
 
     # ----- model -----
     def config_overrides(self) -> dict:
@@ -184,7 +214,9 @@ class SequenceClassification(Task):
 
     def score(self, records: list[dict]) -> dict[str, float]:
         metric = METRICS[self.metric_name][1]
-        return metric(self, [r["id"] for r in records], [r["prediction"] for r in records], [r["label"] for r in records])
+        return metric(
+            self, [r["id"] for r in records], [r["prediction"] for r in records], [r["label"] for r in records]
+        )
 
     def indices(self, labels) -> list[int]:
         return [self._index[label] for label in labels]

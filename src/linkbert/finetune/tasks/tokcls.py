@@ -33,12 +33,31 @@ IGNORE = -100  # the label id PyTorch's cross-entropy and the original evaluatio
 @dataclass
 class TokClsDataArguments(DataArguments):
     task_name: str = field(default="ner", metadata={"help": "Names the default tag field '<task_name>_tags'"})
-    text_column_name: str | None = field(default=None, metadata={"help": "Field with the list of words (default: 'tokens', else the first field)"})
-    label_column_name: str | None = field(default=None, metadata={"help": "Field with the list of tags (default: '<task_name>_tags', else the second field)"})
-    max_seq_length: int | None = field(default=None, metadata={"help": "Maximum tokens per sentence (default: the model's limit, 512 for BERT); words cut off are not evaluated"})
-    label_all_tokens: bool = field(default=False, metadata={"help": "Give every word piece its word's tag (and evaluate every piece), not only the first"})
-    return_entity_level_metrics: bool = field(default=False, metadata={"help": "Report precision/recall/F1/number per entity type as well as overall"})
-    return_macro_metrics: bool = field(default=False, metadata={"help": "Also report the unweighted mean over entity types (EBM PICO): macro_precision/_recall/_f1"})
+    text_column_name: str | None = field(
+        default=None, metadata={"help": "Field with the list of words (default: 'tokens', else the first field)"}
+    )
+    label_column_name: str | None = field(
+        default=None,
+        metadata={"help": "Field with the list of tags (default: '<task_name>_tags', else the second field)"},
+    )
+    max_seq_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Maximum tokens per sentence (default: the model's limit, 512 for BERT); words cut off are not "
+            "evaluated"
+        },
+    )
+    label_all_tokens: bool = field(
+        default=False,
+        metadata={"help": "Give every word piece its word's tag (and evaluate every piece), not only the first"},
+    )
+    return_entity_level_metrics: bool = field(
+        default=False, metadata={"help": "Report precision/recall/F1/number per entity type as well as overall"}
+    )
+    return_macro_metrics: bool = field(
+        default=False,
+        metadata={"help": "Also report the unweighted mean over entity types (EBM PICO): macro_precision/_recall/_f1"},
+    )
 
 
 class TokenClassification(Task):
@@ -73,14 +92,19 @@ class TokenClassification(Task):
         if not all(isinstance(tag, str) for tag in tags):
             raise FieldError(self.tag_field, "expected a list of tag strings (e.g. 'B-Disease', 'O')")
         if len(tags) != len(words):
-            raise FieldError(self.tag_field, f"expected one tag per word: {len(words)} words in '{self.text_field}' but {len(tags)} tags")
+            raise FieldError(
+                self.tag_field,
+                f"expected one tag per word: {len(words)} words in '{self.text_field}' but {len(tags)} tags",
+            )
         check_optional_id(record)
         if split == "train":
             self._train_tags.update(tags)
             return
         unseen = sorted(set(tags).difference(self.label2id))
         if unseen:
-            raise FieldError(self.tag_field, f"tag {unseen[0]!r} never seen in train (train tags: {', '.join(self.label_list[:20])})")
+            raise FieldError(
+                self.tag_field, f"tag {unseen[0]!r} never seen in train (train tags: {', '.join(self.label_list[:20])})"
+            )
 
     def _choose_fields(self, record: dict) -> None:
         """The original's column choice: the flag, else `tokens` / `<task_name>_tags`, else the first
@@ -117,7 +141,9 @@ class TokenClassification(Task):
             padding=self.padding(),
         )
         features["labels"] = [
-            align_labels(features.word_ids(index), [self.label2id[tag] for tag in tags], self.data_args.label_all_tokens).tolist()
+            align_labels(
+                features.word_ids(index), [self.label2id[tag] for tag in tags], self.data_args.label_all_tokens
+            ).tolist()
             for index, tags in enumerate(batch[self.tag_field])
         ]
         # kept for test_outputs.json, as the original did (the Trainer drops it before collation)
@@ -130,7 +156,7 @@ class TokenClassification(Task):
         labels = padded_labels(split.features["labels"], scores.shape[1])
         predicted = scores.argmax(axis=-1)
         records = []
-        for example_id, row_predicted, row_labels in zip(split.examples["id"], predicted, labels):
+        for example_id, row_predicted, row_labels in zip(split.examples["id"], predicted, labels, strict=True):
             kept = row_labels != IGNORE
             records.append(
                 {
@@ -140,7 +166,11 @@ class TokenClassification(Task):
                 }
             )
         # as the original: the test split's logits [N, L, C], label ids and each token's word index
-        files = {"test_outputs.json": raw_outputs(output, word_ids=list(split.features["word_ids"]))} if file_prefix == "predict" else {}
+        files = (
+            {"test_outputs.json": raw_outputs(output, word_ids=list(split.features["word_ids"]))}
+            if file_prefix == "predict"
+            else {}
+        )
         return Decoded(records, files)
 
     def score(self, records: list[dict]) -> dict[str, float]:

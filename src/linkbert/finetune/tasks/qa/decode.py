@@ -84,12 +84,16 @@ def postprocess_predictions(
 
     predictions, nbest = {}, {}
     null_score_diffs = {} if version_2_with_negative else None
-    for index, (example_id, context) in enumerate(zip(example_ids, contexts)):
+    for index, (example_id, context) in enumerate(zip(example_ids, contexts, strict=True)):
         entries = _span_entries(spans, bounds[index], bounds[index + 1], context)
         null = None
         if version_2_with_negative and null_feature[index] >= 0:
             feature = null_feature[index]
-            null = {"text": "", "start_logit": float(start_logits[feature, 0]), "end_logit": float(end_logits[feature, 0])}
+            null = {
+                "text": "",
+                "start_logit": float(start_logits[feature, 0]),
+                "end_logit": float(end_logits[feature, 0]),
+            }
         best, entries = _finalise_nbest(entries, null, n_best_size)
         nbest[example_id] = entries
         predictions[example_id] = best["text"]
@@ -128,7 +132,9 @@ class _RaggedOffsets:
         try:
             rows = [np.asarray(feature["offset_mapping"], dtype=np.int64).reshape(-1, 2) for feature in features]
         except (TypeError, ValueError) as error:
-            raise UsageError(f"offset_mapping must hold [start, end] int pairs, [-1, -1] outside the context: {error}") from None
+            raise UsageError(
+                f"offset_mapping must hold [start, end] int pairs, [-1, -1] outside the context: {error}"
+            ) from None
         lengths = np.array([len(row) for row in rows], dtype=np.int64)
         pairs = np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.int64)
         return cls(lengths, pairs)
@@ -141,7 +147,9 @@ class _RaggedOffsets:
         array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
         pairs = array.flatten()
         if array.null_count or pairs.null_count:
-            raise UsageError("offset_mapping holds nulls: mark non-context tokens with [-1, -1] (prepare_eval_features does)")
+            raise UsageError(
+                "offset_mapping holds nulls: mark non-context tokens with [-1, -1] (prepare_eval_features does)"
+            )
         lengths = array.value_lengths().to_numpy(zero_copy_only=False)
         return cls(lengths, pairs.flatten().to_numpy(zero_copy_only=False))
 
@@ -155,13 +163,21 @@ class _RaggedOffsets:
 
 def _window_candidates(start_logits, end_logits, offsets, n_best_size, max_answer_length) -> _Spans:
     chunks = [
-        _chunk_candidates(start_logits, end_logits, offsets, first, min(first + _CHUNK, len(start_logits)), n_best_size, max_answer_length)
+        _chunk_candidates(
+            start_logits,
+            end_logits,
+            offsets,
+            first,
+            min(first + _CHUNK, len(start_logits)),
+            n_best_size,
+            max_answer_length,
+        )
         for first in range(0, len(start_logits), _CHUNK)
     ]
     if not chunks:
         empty_int, empty_float = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return _Spans(empty_int, empty_int, empty_int, empty_int, empty_float, empty_float)
-    return _Spans(*(np.concatenate(parts) for parts in zip(*chunks)))
+    return _Spans(*(np.concatenate(parts) for parts in zip(*chunks, strict=True)))
 
 
 def _chunk_candidates(start_logits, end_logits, offsets, first, stop, n_best_size, max_answer_length) -> _Spans:
@@ -226,7 +242,11 @@ def _span_entries(spans: _Spans, lo: int, hi: int, context: str) -> list[dict]:
     return [
         {"text": context[start:end], "start_logit": float(start_logit), "end_logit": float(end_logit)}
         for start, end, start_logit, end_logit in zip(
-            spans.char_start[lo:hi].tolist(), spans.char_end[lo:hi].tolist(), spans.start_logit[lo:hi], spans.end_logit[lo:hi]
+            spans.char_start[lo:hi].tolist(),
+            spans.char_end[lo:hi].tolist(),
+            spans.start_logit[lo:hi],
+            spans.end_logit[lo:hi],
+            strict=True,
         )
     ]
 
@@ -248,8 +268,13 @@ def _finalise_nbest(entries: list[dict], null: dict | None, n_best_size: int) ->
     probabilities = np.exp(scores - scores.max())
     probabilities /= probabilities.sum()
     ranked = [
-        {"text": entry["text"], "probability": float(probability), "start_logit": entry["start_logit"], "end_logit": entry["end_logit"]}
-        for entry, probability in zip(entries, probabilities)
+        {
+            "text": entry["text"],
+            "probability": float(probability),
+            "start_logit": entry["start_logit"],
+            "end_logit": entry["end_logit"],
+        }
+        for entry, probability in zip(entries, probabilities, strict=True)
     ]
     return best, ranked
 
@@ -274,6 +299,7 @@ def _logit_arrays(start_logits, end_logits, n_features: int) -> tuple[np.ndarray
     start_logits, end_logits = np.asarray(start_logits), np.asarray(end_logits)
     if start_logits.ndim != 2 or start_logits.shape != end_logits.shape or len(start_logits) != n_features:
         raise UsageError(
-            f"start/end logits must both be [n_features={n_features}, seq_len]; got {start_logits.shape} and {end_logits.shape}"
+            f"start/end logits must both be [n_features={n_features}, seq_len]; got {start_logits.shape} and "
+            f"{end_logits.shape}"
         )
     return start_logits, end_logits

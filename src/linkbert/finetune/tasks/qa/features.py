@@ -110,7 +110,9 @@ def answer_token_span(
 
 def _tokenize_windows(batch, tokenizer, max_seq_length, doc_stride, pad_to_max_length):
     if not getattr(tokenizer, "is_fast", False):
-        raise UsageError("extractive QA needs a fast (Rust) tokenizer: it relies on offset mappings and overflow windows")
+        raise UsageError(
+            "extractive QA needs a fast (Rust) tokenizer: it relies on offset mappings and overflow windows"
+        )
     # Some questions start with runs of whitespace; tokenizers that keep spaces (byte-level BPE) turn
     # them into tokens that eat the window and can leave no room for the context, so strip them
     # (the original does the same).

@@ -34,19 +34,30 @@ class QADataArguments(DataArguments):
     pad_to_max_length: bool = field(
         default=True,
         metadata={
-            "help": "Pad every window to max_seq_length, as the original does (default). The start/end softmax of the QA loss spans "
-            "the padded positions too, so --no_pad_to_max_length or --padding_free change the training loss slightly (not float noise)"
+            "help": "Pad every window to max_seq_length, as the original does (default). The start/end softmax of "
+            "the QA loss spans "
+            "the padded positions too, so --no_pad_to_max_length or --padding_free change the training loss slightly "
+            "(not float noise)"
         },
     )
-    doc_stride: int = field(default=128, metadata={"help": "Context tokens shared by consecutive windows of a long context"})
+    doc_stride: int = field(
+        default=128, metadata={"help": "Context tokens shared by consecutive windows of a long context"}
+    )
     n_best_size: int = field(default=20, metadata={"help": "Start and end candidates kept per window when decoding"})
     max_answer_length: int = field(default=30, metadata={"help": "Longest answer, in tokens"})
-    version_2_with_negative: bool = field(default=False, metadata={"help": "SQuAD v2 style: some questions have no answer"})
-    null_score_diff_threshold: float = field(default=0.0, metadata={"help": "With v2: predict no answer when null score - best span score exceeds this"})
+    version_2_with_negative: bool = field(
+        default=False, metadata={"help": "SQuAD v2 style: some questions have no answer"}
+    )
+    null_score_diff_threshold: float = field(
+        default=0.0, metadata={"help": "With v2: predict no answer when null score - best span score exceeds this"}
+    )
     do_not_use_token_type_ids: bool = field(default=False, metadata={"help": "Drop token_type_ids from the features"})
     on_span_mismatch: str = field(
         default="warn",
-        metadata={"help": "When an answer's text is not found at its answer_start in the context: 'warn' (count, name the ids, keep the example) or 'error'"},
+        metadata={
+            "help": "When an answer's text is not found at its answer_start in the context: 'warn' (count, name the "
+            "ids, keep the example) or 'error'"
+        },
     )
 
 
@@ -59,7 +70,9 @@ class ExtractiveQA(Task):
         if data_args.on_span_mismatch not in ("warn", "error"):
             raise UsageError(f"--on_span_mismatch {data_args.on_span_mismatch}: expected warn or error")
         if data_args.doc_stride >= (data_args.max_seq_length or 512):
-            raise UsageError(f"--doc_stride {data_args.doc_stride} must be smaller than --max_seq_length {data_args.max_seq_length}")
+            raise UsageError(
+                f"--doc_stride {data_args.doc_stride} must be smaller than --max_seq_length {data_args.max_seq_length}"
+            )
         self._mismatched: list[str] = []  # ids of the split being checked whose answer_start is off
 
     @property
@@ -82,18 +95,25 @@ class ExtractiveQA(Task):
             raise FieldError("answers.answer_start", "expected a list of integers")
         if len(texts) != len(starts):
             raise FieldError("answers", f"{len(texts)} texts but {len(starts)} answer_start values")
-        for text, start in zip(texts, starts):
+        for text, start in zip(texts, starts, strict=True):
             if context[start : start + len(text)] != text:
                 if self.data_args.on_span_mismatch == "error":
-                    raise FieldError("answers.answer_start", f"the context at {start} reads {context[start : start + len(text)]!r:.60}, not the answer {text!r:.60}")
+                    raise FieldError(
+                        "answers.answer_start",
+                        f"the context at {start} reads {context[start : start + len(text)]!r:.60}, not the answer "
+                        f"{text!r:.60}",
+                    )
                 self._mismatched.append(str(example_id))
 
     def finish_check(self, split: str) -> None:
         if self._mismatched:
             logger.warning(
-                "%s: %d answers are not found at their answer_start (kept; --on_span_mismatch error to stop), e.g. ids %s",
-                split, len(self._mismatched), ", ".join(self._mismatched[:SHOWN_MISMATCHES]),
-            )  # fmt: skip
+                "%s: %d answers are not found at their answer_start (kept; --on_span_mismatch error to stop), e.g. "
+                "ids %s",
+                split,
+                len(self._mismatched),
+                ", ".join(self._mismatched[:SHOWN_MISMATCHES]),
+            )
             self._mismatched = []
 
     def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
@@ -125,7 +145,10 @@ class ExtractiveQA(Task):
             for example_id, answers in zip(split.examples["id"], split.examples["answers"], strict=True)
         ]
         # the original's id -> answer and n-best files (and the null-score differences with v2)
-        files = {f"{file_prefix}_predictions.json": decoded.predictions, f"{file_prefix}_nbest_predictions.json": decoded.nbest}
+        files = {
+            f"{file_prefix}_predictions.json": decoded.predictions,
+            f"{file_prefix}_nbest_predictions.json": decoded.nbest,
+        }
         if decoded.null_score_diffs is not None:
             files[f"{file_prefix}_null_odds.json"] = decoded.null_score_diffs
         return Decoded(records, files)
