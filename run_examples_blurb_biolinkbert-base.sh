@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# BLURB with BioLinkBERT-base (paper Table 7; linkbert-facts.md §3).
+# BLURB with BioLinkBERT-base (paper Table 7, with the original release's hyperparameters).
 #   bash run_examples_blurb_biolinkbert-base.sh chemprot    # one benchmark
 #   bash run_examples_blurb_biolinkbert-base.sh all         # the thirteen, one after another
 #   MODEL_PATH=/ckpt/BioLinkBERT-base NPROC=2 bash run_examples_blurb_biolinkbert-base.sh HoC

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# BLURB with BioLinkBERT-large (paper Table 7; linkbert-facts.md §3).
+# BLURB with BioLinkBERT-large (paper Table 7, with the original release's hyperparameters).
 #   bash run_examples_blurb_biolinkbert-large.sh chemprot | all
 #   NPROC=8 bash run_examples_blurb_biolinkbert-large.sh chemprot     # DDP over 8 GPUs, same effective batch
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MedQA-USMLE multiple choice with BioLinkBERT-base (paper Table 8; linkbert-facts.md §3).
+# MedQA-USMLE multiple choice with BioLinkBERT-base (paper Table 8, with the original release's hyperparameters).
 #   bash run_examples_medqa_biolinkbert-base.sh medqa
 set -euo pipefail
 MODEL=BioLinkBERT-base

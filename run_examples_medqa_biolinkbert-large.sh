@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MedQA-USMLE with BioLinkBERT-large (paper Table 8), then MMLU professional medicine evaluated with
-# the MedQA-fine-tuned model and no further training (paper Table 9; linkbert-facts.md §3).
+# the MedQA-fine-tuned model and no further training (paper Table 9, with the original release's hyperparameters).
 #   bash run_examples_medqa_biolinkbert-large.sh medqa mmlu     # or: all
 set -euo pipefail
 MODEL=BioLinkBERT-large

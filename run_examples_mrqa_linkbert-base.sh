@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MRQA extractive QA with LinkBERT-base (paper Table 1; linkbert-facts.md §3).
+# MRQA extractive QA with LinkBERT-base (paper Table 1, with the original release's hyperparameters).
 #   bash run_examples_mrqa_linkbert-base.sh squad        # one benchmark
 #   bash run_examples_mrqa_linkbert-base.sh all          # the six, one after another
 #   MODEL_PATH=/ckpt/LinkBERT-base NPROC=4 bash run_examples_mrqa_linkbert-base.sh hotpot

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MRQA extractive QA with LinkBERT-large (paper Table 1; linkbert-facts.md §3).
+# MRQA extractive QA with LinkBERT-large (paper Table 1, with the original release's hyperparameters).
 #   bash run_examples_mrqa_linkbert-large.sh squad | all
 set -euo pipefail
 MODEL=LinkBERT-large

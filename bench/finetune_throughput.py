@@ -52,6 +52,8 @@ import time
 import traceback
 from pathlib import Path
 
+from linkbert.cli import flags
+
 # (layers, hidden, heads, intermediate, max_seq_length, batch, length mean, length std, min length)
 SHAPES = {
     "tiny": (2, 64, 2, 128, 128, 16, 80, 30, 16),
@@ -226,42 +228,28 @@ def run_setting(
 
     max_len, batch = SHAPES[shape][4], SHAPES[shape][5]
     argv = [
-        "--model_name_or_path",
-        str(model_dir),
-        "--train_file",
-        str(data),
-        "--validation_file",
-        str(data),
-        "--do_train",
-        "--do_eval",
-        "--output_dir",
-        str(out),
-        "--overwrite_output_dir",
-        "--max_seq_length",
-        str(max_len),
-        "--per_device_train_batch_size",
-        str(batch),
-        "--per_device_eval_batch_size",
-        str(batch),
-        "--max_steps",
-        str(steps),
-        "--learning_rate",
-        "2e-5",
-        "--save_strategy",
-        "no",
-        "--report_to",
-        "none",
-        "--disable_tqdm",
-        "true",
-        "--log_level",
-        "warning",
-        "--seed",
-        "42",
-        "--max_eval_samples",
-        str(4 * batch),
-        "--dataloader_num_workers",
-        "2" if cuda else "0",
-        *(["--doc_stride", str(max_len // 3)] if shape in QA_SHAPES else []),  # the recipe: 128 of 384
+        *flags(
+            model_name_or_path=model_dir,
+            train_file=data,
+            validation_file=data,
+            do_train=True,
+            do_eval=True,
+            output_dir=out,
+            overwrite_output_dir=True,
+            max_seq_length=max_len,
+            per_device_train_batch_size=batch,
+            per_device_eval_batch_size=batch,
+            max_steps=steps,
+            learning_rate=2e-5,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm="true",
+            log_level="warning",
+            seed=42,
+            max_eval_samples=4 * batch,
+            dataloader_num_workers="2" if cuda else "0",
+        ),
+        *(["--doc_stride", str(max_len // 3)] if shape in QA_SHAPES else []),
         *setting_flags(name, cuda, bf16_ok),
         *extra,
     ]
@@ -429,7 +417,7 @@ def same_results_check(tmp: Path, shape: str, steps: int, info: dict) -> dict:
             steps,
             info["cuda"],
             info["bf16"],
-            ["--learning_rate", "5e-4", "--warmup_steps", "0.1", "--max_eval_samples", "256"],
+            flags(learning_rate="5e-4", warmup_steps="0.1", max_eval_samples="256"),
         )
         out[name] = {"accuracy": row["accuracy"], "eval_loss": row["eval_loss"]}
     return out

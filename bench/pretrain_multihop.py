@@ -42,6 +42,7 @@ import sys
 import time
 from pathlib import Path
 
+from linkbert.cli import flags
 from linkbert.jsonl import atomic_output, write_jsonl
 
 SYLLABLES = "ka lo mi ra ten vo si du pe zan ol fi ru ba ne ki mo ta lu sa ve di no ga".split()
@@ -127,56 +128,36 @@ def pretrain(variant: str, docs_path: Path, init: Path, out: Path, args) -> dict
     from linkbert.pretrain.train import main as train_main
 
     pairs = out / f"pairs-{variant}"
-    build = [
-        "--corpus",
-        str(docs_path),
-        "--tokenizer",
-        str(init),
-        "--output_dir",
-        str(pairs),
-        "--max_seq_length",
-        "64",
-        "--segment_length",
-        "32",
-        "--segment_unit",
-        "sentence",
-        "--seed",
-        str(args.seed),
-        "--overwrite_output_dir",
-    ]
+    build = flags(
+        corpus=docs_path,
+        tokenizer=init,
+        output_dir=pairs,
+        max_seq_length=64,
+        segment_length=32,
+        segment_unit="sentence",
+        seed=args.seed,
+        overwrite_output_dir=True,
+    )
     if variant == "bert":
         build.append("--no_links")
     assert build_main(build) == 0
     model = out / f"model-{variant}"
-    train = [
-        "--model_name_or_path",
-        str(init),
-        "--train_dir",
-        str(pairs),
-        "--output_dir",
-        str(model),
-        "--max_steps",
-        str(args.pretrain_steps),
-        "--per_device_train_batch_size",
-        str(args.batch_size),
-        "--learning_rate",
-        str(args.pretrain_lr),
-        "--warmup_steps",
-        "0.06",
-        "--weight_decay",
-        "0.01",
-        "--adam_beta2",
-        "0.98",
-        "--logging_steps",
-        str(max(1, args.pretrain_steps // 10)),
-        "--save_steps",
-        str(args.pretrain_steps),
-        "--seed",
-        str(args.seed),
-        "--mlm_probability",
-        str(args.mlm_probability),
-        "--overwrite_output_dir",
-    ]
+    train = flags(
+        model_name_or_path=init,
+        train_dir=pairs,
+        output_dir=model,
+        max_steps=args.pretrain_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.pretrain_lr,
+        warmup_steps=0.06,
+        weight_decay=0.01,
+        adam_beta2="0.98",
+        logging_steps=max(1, args.pretrain_steps // 10),
+        save_steps=args.pretrain_steps,
+        seed=args.seed,
+        mlm_probability=args.mlm_probability,
+        overwrite_output_dir=True,
+    )
     started = time.time()
     assert train_main(train) == 0
     results = json.loads((model / "train_results.json").read_text())

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linkbert.cli import flags
 from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,42 +102,28 @@ def run_step(step: DemoStep, model_dir: Path, output_root: Path, data_root: Path
     data = data_root / step.data_dir
     out = output_root / step.data_dir.split("/")[-1]
     argv = [
-        "--model_name_or_path",
-        str(model_dir),
-        "--train_file",
-        str(data / "train.json"),
-        "--validation_file",
-        str(data / "dev.json"),
-        "--test_file",
-        str(data / "test.json"),
-        "--do_train",
-        "--do_eval",
-        "--do_predict",
-        "--output_dir",
-        str(out),
-        "--overwrite_output_dir",
-        "--per_device_train_batch_size",
-        "16",
-        "--learning_rate",
-        "2e-3",
-        "--num_train_epochs",
-        str(step.epochs),
-        "--warmup_ratio",
-        "0.1",
-        "--max_seq_length",
-        "128",
-        "--save_strategy",
-        "no",
-        "--report_to",
-        "none",
-        "--logging_steps",
-        "50",
-        "--seed",
-        "42",
-        "--disable_tqdm",
-        "true",
-        "--log_level",
-        "warning",
+        *flags(
+            model_name_or_path=model_dir,
+            train_file=data / "train.json",
+            validation_file=data / "dev.json",
+            test_file=data / "test.json",
+            do_train=True,
+            do_eval=True,
+            do_predict=True,
+            output_dir=out,
+            overwrite_output_dir=True,
+            per_device_train_batch_size=16,
+            learning_rate=2e-3,
+            num_train_epochs=step.epochs,
+            warmup_ratio=0.1,
+            max_seq_length=128,
+            save_strategy="no",
+            report_to="none",
+            logging_steps=50,
+            seed=42,
+            disable_tqdm="true",
+            log_level="warning",
+        ),
         *step.args,
     ]
     start = time.time()

@@ -1,6 +1,6 @@
 """Create a tiny random BERT checkpoint + WordPiece tokenizer trained on local text files.
 
-python scripts/make_tiny_model.py --text_files demo/blurb/*/train.json --output_dir demo_runs/tiny-bert
+python scripts/make_tiny_model.py --text_files demo/sample_data/*/*/train.json --output_dir demo_runs/tiny-bert
 """
 
 import argparse

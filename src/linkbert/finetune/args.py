@@ -17,6 +17,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser, TrainingArguments
 
+from linkbert.cli import flags_from_mapping
 from linkbert.errors import UsageError
 from linkbert.finetune.padding_free import ATTENTION_KERNELS
 
@@ -221,7 +222,7 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     parser = HfArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments), allow_abbrev=False)
     if len(argv) == 1 and argv[0].endswith(".json"):
         with open(argv[0], encoding="utf-8") as handle:
-            argv = _argv_from_mapping(json.load(handle))
+            argv = flags_from_mapping(json.load(handle))
     argv = translate_legacy_flags(argv)
     if _distributed_without_gpu() and "--use_cpu" not in argv:
         # transformers only sets up DDP on CPU (gloo) when told to use the CPU
@@ -255,16 +256,6 @@ def _distributed_without_gpu() -> bool:
     import torch
 
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-
-
-def _argv_from_mapping(mapping: dict) -> list[str]:
-    argv = []
-    for key, value in mapping.items():
-        if value is True:
-            argv.append(f"--{key}")
-        elif value not in (False, None):
-            argv += [f"--{key}", str(value)]
-    return argv
 
 
 def _check_data_args(data_args: DataArguments) -> None:

@@ -26,6 +26,8 @@ import json
 import sys
 from pathlib import Path
 
+from linkbert.cli import flags
+
 DEMO_CORPUS = Path(__file__).resolve().parents[3] / "demo" / "pretrain" / "corpus.jsonl"
 
 
@@ -51,48 +53,31 @@ def run_pretrain_demo(
         seed=seed,
     )
     pairs, model = output_dir / "pairs", output_dir / "model"
-    build_argv = [
-        "--corpus",
-        str(corpus),
-        "--tokenizer",
-        str(tiny),
-        "--output_dir",
-        str(pairs),
-        "--max_seq_length",
-        "64",
-        "--segment_length",
-        "30",
-        "--dupe_factor",
-        "4",
-        "--seed",
-        str(seed),
-        "--overwrite_output_dir",
-    ]
+    build_argv = flags(
+        corpus=corpus,
+        tokenizer=tiny,
+        output_dir=pairs,
+        max_seq_length=64,
+        segment_length=30,
+        dupe_factor=4,
+        seed=seed,
+        overwrite_output_dir=True,
+    )
     if build_main(build_argv) != 0:
         raise RuntimeError("build_pairs failed")
-    train_argv = [
-        "--model_name_or_path",
-        str(tiny),
-        "--train_dir",
-        str(pairs),
-        "--output_dir",
-        str(model),
-        "--max_steps",
-        str(steps),
-        "--per_device_train_batch_size",
-        "16",
-        "--learning_rate",
-        "1e-3",
-        "--warmup_steps",
-        "0.1",
-        "--logging_steps",
-        "5",
-        "--save_steps",
-        str(steps),
-        "--seed",
-        str(seed),
-        "--overwrite_output_dir",
-    ]
+    train_argv = flags(
+        model_name_or_path=tiny,
+        train_dir=pairs,
+        output_dir=model,
+        max_steps=steps,
+        per_device_train_batch_size=16,
+        learning_rate=1e-3,
+        warmup_steps=0.1,
+        logging_steps=5,
+        save_steps=steps,
+        seed=seed,
+        overwrite_output_dir=True,
+    )
     if train_main(train_argv) != 0:
         raise RuntimeError("run_pretrain failed")
     return {

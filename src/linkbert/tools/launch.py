@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from linkbert.cli import flags
+
 # PyTorch FSDP2, parameters re-sharded after the forward pass (ZeRO-3), one unit per BertLayer
 FSDP_FLAGS = [
     "--fsdp",
@@ -83,14 +85,11 @@ def command(entry: str, args: list[str], env: dict) -> list[str]:
         return [sys.executable, "-u", entry, *args]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--nnodes", str(nnodes)]
     if nnodes > 1:
-        launcher += [
-            "--node_rank",
-            env.get("NODE_RANK", "0"),
-            "--master_addr",
-            env.get("MASTER_ADDR", "127.0.0.1"),
-            "--master_port",
-            env.get("MASTER_PORT", "29500"),
-        ]
+        launcher += flags(
+            node_rank=env.get("NODE_RANK", "0"),
+            master_addr=env.get("MASTER_ADDR", "127.0.0.1"),
+            master_port=env.get("MASTER_PORT", "29500"),
+        )
     return [*launcher, entry, *args]
 
 

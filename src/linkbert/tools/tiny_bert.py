@@ -4,7 +4,7 @@ Tests and the demo need a model that loads through the same `from_pretrained` pa
 LinkBERT / BioLinkBERT checkpoints (a `vocab.txt` BERT tokenizer and a BERT config), but small enough
 to train for a few steps on two CPU cores. `build_tiny_bert` writes such a directory.
 
-    python scripts/make_tiny_model.py --text_files demo/blurb/*/train.json --output_dir demo_runs/tiny-bert
+    python scripts/make_tiny_model.py --text_files demo/sample_data/*/*/train.json --output_dir demo_runs/tiny-bert
 """
 
 from __future__ import annotations
