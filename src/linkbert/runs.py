@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,40 +43,110 @@ def close_process_group() -> None:
         dist.destroy_process_group()
 
 
+# Files a run's output folder may hold before the run itself starts: the recipe launcher's log, and
+# the staging folder of a checkpoint that was being written when the previous run died.
+STAGING = ".staging"
+LAUNCHER_FILES = ("log.txt",)
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
 def checkpoint_steps(output_dir: Path) -> list[int]:
-    """The steps N of the `checkpoint-N` folders in output_dir, ascending."""
+    """The steps N of the `checkpoint-N` folders in output_dir, ascending (complete or not)."""
     if not output_dir.is_dir():
         return []
     return sorted(int(m.group(1)) for p in output_dir.iterdir() if p.is_dir() and (m := _CHECKPOINT.match(p.name)))
 
 
+def is_complete(checkpoint: Path) -> bool:
+    """A checkpoint that can be resumed: its trainer_state.json names its step and its weights are
+    there. Checkpoints are published by renaming a finished folder (publish_checkpoint), so an
+    incomplete one comes from an older version, another tool, or a disk that lost files."""
+    if not any((checkpoint / name).is_file() and (checkpoint / name).stat().st_size > 0 for name in WEIGHT_FILES):
+        return False
+    return checkpoint_step(checkpoint) is not None
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
-    steps = checkpoint_steps(output_dir)
-    return output_dir / f"checkpoint-{max(steps)}" if steps else None
+    """The newest complete checkpoint-N of output_dir; newer incomplete ones are named in one log line."""
+    skipped = []
+    for step in reversed(checkpoint_steps(output_dir)):
+        candidate = output_dir / f"checkpoint-{step}"
+        if is_complete(candidate):
+            if skipped:
+                logger.warning(
+                    "skipping incomplete checkpoints (no weights or no trainer_state.json): %s", ", ".join(skipped)
+                )
+            return candidate
+        skipped.append(candidate.name)
+    if skipped:
+        logger.warning("skipping incomplete checkpoints (no weights or no trainer_state.json): %s", ", ".join(skipped))
+    return None
+
+
+def staging_dir(output_dir: str | Path) -> Path:
+    """Where checkpoints are written before they are published under their final name."""
+    return Path(output_dir) / STAGING
+
+
+def clean_staging(output_dir: str | Path) -> None:
+    """Remove what a run killed mid-checkpoint left in the staging folder."""
+    staging = staging_dir(output_dir)
+    if staging.is_dir():
+        leftovers = sorted(p.name for p in staging.iterdir())
+        shutil.rmtree(staging, ignore_errors=True)
+        if leftovers:
+            logger.warning("removed unfinished checkpoint writes of an interrupted run: %s", ", ".join(leftovers))
+
+
+def publish_checkpoint(output_dir: str | Path, name: str) -> Path:
+    """Move a finished checkpoint from the staging folder to output_dir/name (replacing an older
+    folder of that name): one rename, so a checkpoint is never visible half-written."""
+    final = Path(output_dir) / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging_dir(output_dir) / name, final)
+    try:
+        staging_dir(output_dir).rmdir()
+    except OSError:
+        pass  # not empty: another checkpoint is being staged
+    return final
 
 
 def resolve_checkpoint(output_dir: str | Path, explicit: str | None, overwrite: bool) -> str | None:
     """Where a training run starts: an explicit --resume_from_checkpoint wins ('last' = the newest
-    checkpoint in output_dir); otherwise a run into an output_dir with checkpoints resumes the newest,
-    one into a non-empty output_dir without checkpoints stops unless --overwrite_output_dir."""
+    complete checkpoint in output_dir); otherwise a run into an output_dir with complete checkpoints
+    resumes the newest, one into an output_dir holding other files stops unless
+    --overwrite_output_dir (the recipe launcher's log.txt and unfinished checkpoint writes do not
+    count: `RESUME=1` works on a fresh folder and after a crash)."""
     output_dir = Path(output_dir)
+    if explicit and explicit != "last":
+        if not Path(explicit).is_dir():
+            raise UsageError(f"--resume_from_checkpoint {explicit}: checkpoint directory not found")
+        if not is_complete(Path(explicit)):
+            raise UsageError(
+                f"--resume_from_checkpoint {explicit}: incomplete checkpoint (no weights or no trainer_state.json)"
+            )
+        return explicit
+    if overwrite and not explicit:
+        return None
     last = latest_checkpoint(output_dir)
     if explicit == "last":
         if last is None:
-            raise UsageError(f"--resume_from_checkpoint last: no checkpoint-STEP directory in {output_dir}")
+            raise UsageError(f"--resume_from_checkpoint last: no complete checkpoint-STEP directory in {output_dir}")
         return str(last)
-    if explicit:
-        if not Path(explicit).is_dir():
-            raise UsageError(f"checkpoint directory not found: {explicit}")
-        return explicit
-    if overwrite or not output_dir.is_dir():
-        return None
     if last is not None:
         return str(last)
-    if any(output_dir.iterdir()):
+    ignored = {*LAUNCHER_FILES, STAGING}
+    others = sorted(p.name for p in output_dir.iterdir() if p.name not in ignored) if output_dir.is_dir() else []
+    if others:
         raise UsageError(
-            f"output directory {output_dir} already holds files and no checkpoint: pass --overwrite_output_dir to "
-            "train into it anyway"
+            f"output directory {output_dir} already holds files ({', '.join(others[:3])}) and no complete checkpoint: "
+            "pass --overwrite_output_dir to train into it anyway"
         )
     return None
 

@@ -29,13 +29,13 @@ from linkbert.finetune.padding_free import make_padding_free
 from linkbert.finetune.tasks.base import Task
 from linkbert.finetune.trainer import (
     FILE_PREFIX,
-    SaveRunSettings,
     TaskTrainer,
     write_predictions,
 )
 from linkbert.runs import (
     check_resume,
     checkpoint_step,
+    clean_staging,
     close_process_group,
     configure_logging,
     file_identity,
@@ -77,6 +77,8 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     if training_args.do_train:
         explicit = training_args.resume_from_checkpoint
         checkpoint = resolve_checkpoint(training_args.output_dir, explicit, training_args.overwrite_output_dir)
+        if training_args.process_index == 0:
+            clean_staging(training_args.output_dir)
         if checkpoint is not None:
             check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(explicit))
     from transformers import set_seed
@@ -102,7 +104,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         processing_class=tokenizer,
         data_collator=collator,
         task=task,
-        callbacks=[SaveRunSettings(settings)],
+        run_settings=settings,
     )
 
     if training_args.do_train:

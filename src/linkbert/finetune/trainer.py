@@ -4,8 +4,9 @@
 scoring those (instead of a metric on raw logits), which lets QA score answers assembled across
 windows and HoC score whole documents, during training and after; `predict_split` returns the
 metrics and the decoded predictions. It also keeps the original's loss arithmetic under gradient
-accumulation (see `TaskTrainer.__init__`). `SaveRunSettings` stores the run's settings in every
-checkpoint, so a resume can tell whether it continues the same run (`linkbert.runs`).
+accumulation (see `TaskTrainer.__init__`), and writes each checkpoint under a temporary name with the
+run's settings, renaming it into place once complete, so a resume finds only whole checkpoints and
+can tell whether it continues the same run (`linkbert.runs`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import json
 import time
 from pathlib import Path
 
-from transformers import Trainer, TrainerCallback
-from transformers.trainer_utils import speed_metrics
+from transformers import Trainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, speed_metrics
 
 from linkbert.errors import UsageError
 from linkbert.finetune.data import Split
 from linkbert.finetune.tasks.base import Decoded, Task
 from linkbert.jsonl import atomic_output
-from linkbert.runs import save_settings
+from linkbert.runs import publish_checkpoint, save_settings, staging_dir
 
 # metric key prefix -> file prefix: keys eval_* / test_*, files eval_* / predict_*, as the original
 # scripts and the HuggingFace examples name them
@@ -33,7 +34,8 @@ class TaskTrainer(Trainer):
     task and scores those, instead of computing a metric on raw logits. This is what lets QA score
     answers assembled across windows and HoC score whole documents, during training and after."""
 
-    def __init__(self, *args, task: Task, eval_split: Split | None = None, **kwargs):
+    def __init__(self, *args, task: Task, run_settings: dict, eval_split: Split | None = None, **kwargs):
+        self._staging: Path | None = None
         super().__init__(*args, **kwargs)
         # The original's step loss is the mean of its micro-batches' mean losses. transformers 5 sets
         # `model_accepts_loss_kwargs` when the model's forward takes **kwargs (every BERT head does) and
@@ -45,6 +47,34 @@ class TaskTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.task = task
         self.eval_split = eval_split
+        self.run_settings = run_settings  # saved with every checkpoint (linkbert.runs.check_resume)
+
+    def _get_output_dir(self, trial) -> str:
+        # While a checkpoint is saved, the Trainer writes it under the staging folder (see _save_checkpoint).
+        if self._staging is not None:
+            return str(self._staging)
+        return super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """The Trainer's checkpoint, written to output_dir/.staging/checkpoint-N with the run's
+        settings and then renamed into place, so a run killed mid-write (or a full disk) never leaves
+        a checkpoint-N that a rerun would take for a complete one."""
+        output_dir = super()._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        self._staging = staging_dir(output_dir)
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = None
+        self.accelerator.wait_for_everyone()  # every rank has written its RNG state
+        if self.args.should_save:
+            save_settings(staging_dir(output_dir) / name, self.run_settings)
+            publish_checkpoint(output_dir, name)
+            best = self.state.best_global_step
+            if best and (Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{best}").is_dir():
+                self.state.best_model_checkpoint = str(Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{best}")
+            rotate_checkpoints(output_dir, self.args.save_total_limit, self.state.best_model_checkpoint)
+        self.accelerator.wait_for_everyone()
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """The Trainer's evaluation hook (eval_strategy): scores the validation split it was built with."""
@@ -86,18 +116,6 @@ class TaskTrainer(Trainer):
         if self.state.epoch is not None:
             metrics["epoch"] = self.state.epoch
         return metrics, decoded
-
-
-class SaveRunSettings(TrainerCallback):
-    """Writes the run's settings into every checkpoint the Trainer saves."""
-
-    def __init__(self, settings: dict):
-        self.settings = settings
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if state.is_world_process_zero and folder.is_dir():
-            save_settings(folder, self.settings)
 
 
 def write_predictions(output_dir: Path, file_prefix: str, decoded: Decoded) -> None:

@@ -21,7 +21,7 @@ import torch
 from linkbert.jsonl import atomic_output
 from linkbert.pretrain.args import PretrainArguments
 from linkbert.pretrain.distributed import Dist, barrier
-from linkbert.runs import checkpoint_steps, local_identity, save_settings
+from linkbert.runs import checkpoint_steps, local_identity, publish_checkpoint, save_settings, staging_dir
 
 logger = logging.getLogger("linkbert.pretrain")
 LOG_FILE = "pretrain_log.jsonl"
@@ -68,9 +68,10 @@ def save_checkpoint(
     args: PretrainArguments,
     settings: dict,
 ) -> None:
-    """checkpoint-STEP, written under a temporary name by all ranks and renamed by rank 0."""
-    final = output_dir / f"checkpoint-{step}"
-    tmp = output_dir / f".checkpoint-{step}.tmp"
+    """checkpoint-STEP, written in the staging folder by all ranks and published by rank 0 (the same
+    rule as fine-tuning: linkbert.runs.publish_checkpoint)."""
+    name = f"checkpoint-{step}"
+    tmp = staging_dir(output_dir) / name
     if env.main:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -93,8 +94,7 @@ def save_checkpoint(
     torch.save(rank_state(stream, collator), tmp / f"rng_state_{env.rank}.pth")
     barrier(env)
     if env.main:
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        publish_checkpoint(output_dir, name)
         rotate_checkpoints(output_dir, args.save_total_limit)
     barrier(env)
 

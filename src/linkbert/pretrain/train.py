@@ -54,6 +54,7 @@ from linkbert.pretrain.stream import MappedStream, StreamingStream
 from linkbert.runs import (
     check_resume,
     checkpoint_step,
+    clean_staging,
     close_process_group,
     configure_logging,
     resolve_checkpoint,
@@ -241,6 +242,8 @@ def train(args: PretrainArguments) -> dict:
     manifest = read_manifest(args.train_dir)
     settings = run_settings(args, manifest, env.world_size)
     checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint, args.overwrite_output_dir)
+    if env.main:
+        clean_staging(output_dir)
     if checkpoint is not None:
         check_resume(checkpoint, checkpoint_step(checkpoint), settings, explicit=bool(args.resume_from_checkpoint))
     tokenizer = load_tokenizer(args)
