@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from linkbert.errors import DataError
+from linkbert.errors import DataError, OutputError, os_error_reason
+
+# atomic_output's temporary names: .<file name>.<pid>.<8 hex digits>.tmp
+_TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 
 
 def parse_json(
@@ -61,9 +65,15 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "w"):
     """Open a temporary file beside `path` and move it onto `path` only if the block succeeds, so a
-    crash never leaves a half-written output behind."""
+    crash never leaves a half-written output behind. A failure to write (full disk, read-only
+    folder, a folder where the file should be) raises OutputError naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise OutputError(path, "is a folder; expected the path of a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(path.parent, os_error_reason(err)) from None
     # a fresh name opened exclusively (not mkstemp, which creates 0600 files): the output gets the
     # user's usual permissions
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -71,9 +81,24 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
         with open(tmp, mode.replace("w", "x"), encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, os_error_reason(err)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def clean_temporary_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files atomic_output left in `folder` when a process was killed mid-write
+    (`.NAME.PID.HEX.tmp`); return them. Each step calls this on its output folder before writing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file() and _TEMPORARY.match(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from linkbert.errors import UsageError
+from linkbert.errors import OutputError, UsageError, os_error_reason
 from linkbert.jsonl import atomic_output
 
 logger = logging.getLogger("linkbert")
@@ -103,18 +103,73 @@ def clean_staging(output_dir: str | Path) -> None:
             logger.warning("removed unfinished checkpoint writes of an interrupted run: %s", ", ".join(leftovers))
 
 
+def user_file_mode() -> int:
+    """The permissions a new file gets from the user's umask (libraries that write through a
+    private temporary file, safetensors for one, leave their outputs 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _give_user_permissions(folder: Path) -> None:
+    mode = user_file_mode()
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(mode)
+
+
+def publish_files(folder: Path, output_dir: str | Path) -> None:
+    """Move each file of a finished staging `folder` into output_dir (one rename each, with the
+    user's usual permissions), then remove the emptied staging folders."""
+    _give_user_permissions(folder)
+    for item in folder.iterdir():
+        os.replace(item, Path(output_dir) / item.name)
+    folder.rmdir()
+    try:
+        staging_dir(output_dir).rmdir()
+    except OSError:
+        pass  # not empty: a checkpoint is being staged
+
+
+def write_json(path: Path, content: dict, indent: int = 2, sort_keys: bool = False) -> None:
+    """A JSON file written atomically (linkbert.jsonl.atomic_output)."""
+    with atomic_output(path) as handle:
+        json.dump(content, handle, indent=indent, sort_keys=sort_keys)
+        handle.write("\n")
+
+
 def publish_checkpoint(output_dir: str | Path, name: str) -> Path:
     """Move a finished checkpoint from the staging folder to output_dir/name (replacing an older
     folder of that name): one rename, so a checkpoint is never visible half-written."""
     final = Path(output_dir) / name
     if final.exists():
         shutil.rmtree(final)
+    _give_user_permissions(staging_dir(output_dir) / name)
     os.replace(staging_dir(output_dir) / name, final)
     try:
         staging_dir(output_dir).rmdir()
     except OSError:
         pass  # not empty: another checkpoint is being staged
     return final
+
+
+def check_output_dir(path: str | Path) -> None:
+    """Stop before anything runs when output_dir cannot be written: a file stands at its path (or at a
+    parent's), or the nearest existing folder refuses a new file (read-only, no permission, full).
+    Nothing is created: the probe file is removed at once."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == path else f" (its parent {existing} is a file)"
+        raise OutputError(path, f"is not a folder{where}; --output_dir must name a folder")
+    probe = existing / f".linkbert-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(path, f"cannot write in {existing}: {os_error_reason(err)}") from None
 
 
 def resolve_checkpoint(output_dir: str | Path, explicit: str | None, overwrite: bool) -> str | None:
@@ -170,9 +225,7 @@ def file_identity(path: str | None) -> dict | None:
 
 
 def save_settings(directory: Path, settings: dict) -> None:
-    with atomic_output(Path(directory) / SETTINGS_FILE) as handle:
-        json.dump(settings, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    write_json(Path(directory) / SETTINGS_FILE, settings, sort_keys=True)
 
 
 def differences(saved: dict, current: dict) -> list[str]:

@@ -33,6 +33,7 @@ from linkbert.finetune.trainer import (
     write_predictions,
 )
 from linkbert.runs import (
+    check_output_dir,
     check_resume,
     checkpoint_step,
     clean_staging,
@@ -73,6 +74,8 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
 
     # 2. Only now look at output_dir: resume (with the same settings only), refuse, or start fresh.
     settings = run_settings(model_args, data_args, training_args)
+    if training_args.should_save:
+        check_output_dir(training_args.output_dir)
     checkpoint = None
     if training_args.do_train:
         explicit = training_args.resume_from_checkpoint
@@ -107,16 +110,22 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         run_settings=settings,
     )
 
-    if training_args.do_train:
-        result = trainer.train(resume_from_checkpoint=checkpoint)
-        trainer.save_model()
-        metrics = dict(result.metrics, train_samples=len(splits["train"].features))
-        trainer.log_metrics("train", metrics)
-        trainer.save_metrics("train", metrics)
-        trainer.save_state()
-    for name in ("validation", "test"):
-        if name in splits and getattr(training_args, SPLITS[name][1]):
-            evaluate_and_write(trainer, task, splits[name], name)
+    trained = False
+    try:
+        if training_args.do_train:
+            result = trainer.train(resume_from_checkpoint=checkpoint)
+            trained = True
+            metrics = dict(result.metrics, train_samples=len(splits["train"].features))
+            trainer.log_metrics("train", metrics)
+            trainer.save_metrics("train", metrics)
+        for name in ("validation", "test"):
+            if name in splits and getattr(training_args, SPLITS[name][1]):
+                evaluate_and_write(trainer, task, splits[name], name)
+    finally:
+        # The weights last: the results files are small and already written when a full disk stops
+        # the (large) model save; and a failure while scoring still keeps the trained model.
+        if trained:
+            trainer.save_final()
 
 
 def evaluate_and_write(trainer: TaskTrainer, task: Task, split: Split, name: str) -> dict:

@@ -12,17 +12,18 @@ can tell whether it continues the same run (`linkbert.runs`).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, speed_metrics
 
-from linkbert.errors import UsageError
+from linkbert.errors import OutputError, UsageError, disk_full
 from linkbert.finetune.data import Split
 from linkbert.finetune.tasks.base import Decoded, Task
 from linkbert.jsonl import atomic_output
-from linkbert.runs import publish_checkpoint, save_settings, staging_dir
+from linkbert.runs import latest_checkpoint, publish_checkpoint, publish_files, save_settings, staging_dir, write_json
 
 # metric key prefix -> file prefix: keys eval_* / test_*, files eval_* / predict_*, as the original
 # scripts and the HuggingFace examples name them
@@ -76,6 +77,43 @@ class TaskTrainer(Trainer):
             rotate_checkpoints(output_dir, self.args.save_total_limit, self.state.best_model_checkpoint)
         self.accelerator.wait_for_everyone()
 
+    def save_metrics(self, split: str, metrics: dict, combined: bool = True) -> None:
+        """`<split>_results.json` and the merged `all_results.json`, as the Trainer writes them (indent
+        4, sorted keys), but each written atomically: a full disk never leaves half a results file."""
+        if not self.is_world_process_zero():
+            return
+        output_dir = Path(self.args.output_dir)
+        write_json(output_dir / f"{split}_results.json", metrics, indent=4, sort_keys=True)
+        if combined:
+            path = output_dir / "all_results.json"
+            try:
+                merged = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            except ValueError:
+                merged = {}  # an unreadable older file is replaced, not trusted
+            write_json(path, {**merged, **metrics}, indent=4, sort_keys=True)
+
+    def save_final(self) -> None:
+        """The fine-tuned model, its tokenizer and the trainer state, into output_dir. Called after the
+        results files are written, so a full disk at the end loses the weights, not the results; the
+        files are written in the staging folder and each moved into place once complete."""
+        output_dir = Path(self.args.output_dir)
+        final = staging_dir(output_dir) / "final"
+        try:
+            self.save_model(str(final))
+            if self.args.should_save:
+                self.state.save_to_json(str(final / "trainer_state.json"))
+        except Exception as err:
+            if disk_full(err):  # safetensors reports a full disk as its own error type
+                shutil.rmtree(final, ignore_errors=True)
+                raise OutputError(
+                    output_dir, "no space left on the device while saving the model; " + _rerun_advice(output_dir)
+                ) from None
+            raise
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            publish_files(final, output_dir)
+        self.accelerator.wait_for_everyone()
+
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """The Trainer's evaluation hook (eval_strategy): scores the validation split it was built with."""
         if eval_dataset is not None:
@@ -126,3 +164,13 @@ def write_predictions(output_dir: Path, file_prefix: str, decoded: Decoded) -> N
     for filename, content in decoded.files.items():
         with atomic_output(output_dir / filename) as handle:
             json.dump(content, handle, indent=2)
+
+
+def _rerun_advice(output_dir: Path) -> str:
+    """What a user does after the final save failed: the results files are already written."""
+    last = latest_checkpoint(output_dir)
+    if last is not None:
+        return f"the results files are written; free space and rerun the same command (it resumes from {last.name})"
+    return (
+        "the results files are written; free space and rerun with --overwrite_output_dir (no checkpoint to resume from)"
+    )

@@ -21,7 +21,7 @@ import torch
 from linkbert.jsonl import atomic_output
 from linkbert.pretrain.args import PretrainArguments
 from linkbert.pretrain.distributed import Dist, barrier
-from linkbert.runs import checkpoint_steps, local_identity, publish_checkpoint, save_settings, staging_dir
+from linkbert.runs import checkpoint_steps, local_identity, publish_checkpoint, save_settings, staging_dir, write_json
 
 logger = logging.getLogger("linkbert.pretrain")
 LOG_FILE = "pretrain_log.jsonl"
@@ -161,12 +161,6 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
     vocab = Path(tokenizer.name_or_path) / "vocab.txt"
     if vocab.is_file() and not (directory / "vocab.txt").exists():
         shutil.copyfile(vocab, directory / "vocab.txt")
-
-
-def write_json(path: Path, content: dict) -> None:
-    with atomic_output(path) as handle:
-        json.dump(content, handle, indent=2)
-        handle.write("\n")
 
 
 def trim_log(output_dir: Path, step: int) -> None:

@@ -42,7 +42,6 @@ from linkbert.pretrain.checkpoints import (
     save_checkpoint,
     save_final,
     trim_log,
-    write_json,
 )
 from linkbert.pretrain.collator import PretrainCollator
 from linkbert.pretrain.distributed import Dist, barrier, setup_distributed
@@ -52,12 +51,14 @@ from linkbert.pretrain.pairs import PAIR_TYPES
 from linkbert.pretrain.shards import read_manifest, shard_paths, vocab_sha256
 from linkbert.pretrain.stream import MappedStream, StreamingStream
 from linkbert.runs import (
+    check_output_dir,
     check_resume,
     checkpoint_step,
     clean_staging,
     close_process_group,
     configure_logging,
     resolve_checkpoint,
+    write_json,
 )
 
 logger = logging.getLogger("linkbert.pretrain")
@@ -241,6 +242,8 @@ def train(args: PretrainArguments) -> dict:
     output_dir = Path(args.output_dir)
     manifest = read_manifest(args.train_dir)
     settings = run_settings(args, manifest, env.world_size)
+    if env.main:
+        check_output_dir(output_dir)
     checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint, args.overwrite_output_dir)
     if env.main:
         clean_staging(output_dir)
