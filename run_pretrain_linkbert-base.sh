@@ -37,6 +37,18 @@ PER_DEVICE_BATCH=${PER_DEVICE_BATCH:-32}
 GLOBAL_BATCH=2048
 PYTHON=${PYTHON:-python}
 
+# Every number is checked as digits before any arithmetic uses it: the shell never evaluates a value.
+for name in NPROC NNODES PER_DEVICE_BATCH MASTER_PORT; do
+    if ! [[ "${!name}" =~ ^[1-9][0-9]*$ ]]; then
+        echo "error: $name='${!name}': expected a positive integer" >&2
+        exit 2
+    fi
+done
+if ! [[ "$NODE_RANK" =~ ^(0|[1-9][0-9]*)$ ]]; then
+    echo "error: NODE_RANK='$NODE_RANK': expected a non-negative integer" >&2
+    exit 2
+fi
+
 WORLD_SIZE=$((NPROC * NNODES))
 if ((GLOBAL_BATCH % WORLD_SIZE != 0)); then
     echo "error: the global batch $GLOBAL_BATCH cannot be split evenly over $WORLD_SIZE processes" >&2

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,33 @@ FSDP_FLAGS = [
     "--fsdp_config",
     '{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}',
 ]
+
+
+# the launcher's numeric environment variables: name -> (default, smallest allowed value)
+NUMERIC_ENV = {
+    "NPROC": ("1", 1),
+    "NNODES": ("1", 1),
+    "NODE_RANK": ("0", 0),
+    "SAVE_STEPS": ("500", 1),
+    "MASTER_PORT": ("29500", 1),
+}
+
+
+def check_environment(env: dict) -> dict[str, int]:
+    """The numeric environment variables as integers, each checked before anything uses it (and never
+    evaluated by a shell): a value that is not a whole number in range stops the job, named."""
+    values = {}
+    for name, (default, smallest) in NUMERIC_ENV.items():
+        text = env.get(name, default).strip()
+        if not text.isdigit() or int(text) < smallest:
+            kind = "a positive integer" if smallest else "a non-negative integer"
+            raise ValueError(f"{name}={env.get(name)!r}: expected {kind}")
+        values[name] = int(text)
+    if values["MASTER_PORT"] > 65535:
+        raise ValueError(f"MASTER_PORT={env.get('MASTER_PORT')!r}: expected a port number, 1-65535")
+    if values["NODE_RANK"] >= values["NNODES"]:
+        raise ValueError(f"NODE_RANK={values['NODE_RANK']} must be below NNODES={values['NNODES']}")
+    return values
 
 
 def batch_plan(per_device: int, accumulation: int, world_size: int) -> tuple[int, int]:
@@ -65,14 +93,15 @@ def _replace_flag(args: list[str], flag: str, value: str | None) -> list[str]:
 
 def job_arguments(entry_args: list[str], per_device: int, accumulation: int, env: dict) -> list[str]:
     """The entry script's arguments after applying the batch plan, RESUME and SHARDED."""
-    world = int(env.get("NPROC", "1")) * int(env.get("NNODES", "1"))
+    numbers = check_environment(env)
+    world = numbers["NPROC"] * numbers["NNODES"]
     per_device, accumulation = batch_plan(per_device, accumulation, world)
     args = _replace_flag(entry_args, "--per_device_train_batch_size", str(per_device))
     args = _replace_flag(args, "--gradient_accumulation_steps", str(accumulation))
     if env.get("RESUME") == "1":
         args = _replace_flag(args, "--overwrite_output_dir", None)
         args = _replace_flag(args, "--save_strategy", "steps")
-        args = _replace_flag(args, "--save_steps", env.get("SAVE_STEPS", "500"))
+        args = _replace_flag(args, "--save_steps", str(numbers["SAVE_STEPS"]))
     if env.get("SHARDED") == "1" and "--fsdp" not in args:
         args += FSDP_FLAGS
     return args
@@ -80,15 +109,16 @@ def job_arguments(entry_args: list[str], per_device: int, accumulation: int, env
 
 def command(entry: str, args: list[str], env: dict) -> list[str]:
     """`python entry args` for one process, else `python -m torch.distributed.run ...` (torchrun)."""
-    nproc, nnodes = int(env.get("NPROC", "1")), int(env.get("NNODES", "1"))
+    numbers = check_environment(env)
+    nproc, nnodes = numbers["NPROC"], numbers["NNODES"]
     if nproc == 1 and nnodes == 1:
         return [sys.executable, "-u", entry, *args]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--nnodes", str(nnodes)]
     if nnodes > 1:
         launcher += flags(
-            node_rank=env.get("NODE_RANK", "0"),
+            node_rank=numbers["NODE_RANK"],
             master_addr=env.get("MASTER_ADDR", "127.0.0.1"),
-            master_port=env.get("MASTER_PORT", "29500"),
+            master_port=numbers["MASTER_PORT"],
         )
     return [*launcher, entry, *args]
 
@@ -131,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     cmd = command(options.entry, args, env)
-    world = int(env.get("NPROC", "1")) * int(env.get("NNODES", "1"))
+    numbers = check_environment(env)
+    world = numbers["NPROC"] * numbers["NNODES"]
     per_device, accumulation = batch_plan(
         options.per_device_train_batch_size, options.gradient_accumulation_steps, world
     )
@@ -141,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{options.gradient_accumulation_steps} on 1 GPU)",
         flush=True,
     )
-    print("[launch] " + " ".join(cmd), flush=True)
+    print("[launch] " + shlex.join(cmd), flush=True)  # quoted: the line can be pasted back into a shell
     if options.dry_run or env.get("DRY_RUN") == "1":
         return 0
     return run_logged(cmd, Path(options.log))
