@@ -6,6 +6,7 @@ one `json.dumps` object per line, as the original LinkBERT preprocessing writes 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -18,6 +19,37 @@ from linkbert.errors import DataError, OutputError, os_error_reason
 
 # atomic_output's temporary names: .<file name>.<pid>.<8 hex digits>.tmp
 _TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
+
+
+# Text files are read as UTF-8, a leading byte-order mark dropped (a BOM that Excel or Notepad added
+# must not end up inside the first field).
+ENCODING = "utf-8-sig"
+
+
+def not_utf8(path: str | os.PathLike) -> DataError:
+    """A DataError naming the line and column of the first byte of `path` that is not UTF-8 (files
+    ending in .gz are read through gzip). Text readers decode in blocks of several KB, so their own
+    UnicodeDecodeError cannot tell the line."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return DataError(
+                    path, f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})", line=number
+                )
+    return DataError(path, "not UTF-8 text")
+
+
+@contextmanager
+def utf8_errors(path: str | os.PathLike):
+    """Turn a UnicodeDecodeError raised while reading `path` into not_utf8(path)."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
 
 
 def parse_json(
@@ -43,10 +75,8 @@ def read_json(path: str | os.PathLike, expect: type | None = dict, what: str = "
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not UTF-8 text ({err.reason})") from None
+    with utf8_errors(path):
+        text = path.read_text(encoding=ENCODING)
     return parse_json(path, text, expect=expect, what=what)
 
 
@@ -56,7 +86,7 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
-    with open(path, encoding="utf-8") as handle:
+    with utf8_errors(path), open(path, encoding=ENCODING) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 yield number, parse_json(path, line, line=number)

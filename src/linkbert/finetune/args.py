@@ -20,6 +20,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from linkbert.cli import flags_from_mapping
 from linkbert.errors import UsageError
 from linkbert.finetune.padding_free import ATTENTION_KERNELS
+from linkbert.jsonl import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +222,7 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     (ModelArguments, DataArguments subclass, LinkBertTrainingArguments)."""
     parser = HfArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments), allow_abbrev=False)
     if len(argv) == 1 and argv[0].endswith(".json"):
-        with open(argv[0], encoding="utf-8") as handle:
-            argv = flags_from_mapping(json.load(handle))
+        argv = flags_from_mapping(read_json(argv[0]))
     argv = translate_legacy_flags(argv)
     if _distributed_without_gpu() and "--use_cpu" not in argv:
         # transformers only sets up DDP on CPU (gloo) when told to use the CPU
@@ -268,3 +268,14 @@ def _check_data_args(data_args: DataArguments) -> None:
         path = getattr(data_args, name)
         if path is not None and Path(path).suffix not in (".json", ".jsonl"):
             raise UsageError(f"--{name} {path}: expected a JSON-lines file ending in .json or .jsonl")
+    for name in (
+        "max_seq_length",
+        "max_train_samples",
+        "max_eval_samples",
+        "max_predict_samples",
+        "preprocessing_num_workers",
+        "pad_to_multiple_of",
+    ):
+        value = getattr(data_args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} {value}: expected a positive number")

@@ -16,9 +16,12 @@ logger = logging.getLogger(__name__)
 
 
 def _load(what: str, name: str, loader, *args, **kwargs):
+    from safetensors import SafetensorError
+
     try:
         return loader(name, *args, **kwargs)
-    except (OSError, ValueError, ImportError) as err:
+    # RuntimeError: torch on a truncated .bin or mismatched shapes; SafetensorError: a corrupt .safetensors
+    except (OSError, ValueError, ImportError, RuntimeError, SafetensorError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if Path(name).is_dir():
             raise UsageError(f"could not load the {what} from directory {name}: {first_line}") from None
@@ -49,6 +52,28 @@ def load_tokenizer(model_args):
     if not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"the tokenizer of {name} has no fast (Rust) version; offsets and word alignment need one")
     return tokenizer
+
+
+# A real WordPiece / BPE vocabulary has thousands of entries; a tokenizer folder that lost its
+# vocab.txt still loads, with the special tokens only, and would train on [UNK].
+MIN_VOCABULARY = 100
+
+
+def check_tokenizer_fits(tokenizer, config, name: str) -> None:
+    """Refuse a tokenizer that cannot be the model's: a vocabulary missing (a handful of tokens),
+    ids beyond the model's embeddings, or a vocabulary covering less than half of them (another
+    model's tokenizer)."""
+    size, embeddings = len(tokenizer), getattr(config, "vocab_size", None)
+    if size < MIN_VOCABULARY:
+        raise UsageError(
+            f"the tokenizer of {name} has only {size} tokens: its vocabulary file (vocab.txt or tokenizer.json) is "
+            "missing or empty"
+        )
+    if embeddings and (size > embeddings or size < embeddings // 2):
+        raise UsageError(
+            f"the tokenizer of {name} has {size} tokens but the model has {embeddings} token embeddings: the "
+            "tokenizer is not this model's (--tokenizer_name points elsewhere, or its vocabulary file is wrong)"
+        )
 
 
 def load_config(model_args, **overrides):

@@ -24,7 +24,7 @@ from pathlib import Path
 from linkbert.errors import report_errors
 from linkbert.finetune.args import parse_args
 from linkbert.finetune.data import SPLITS, Split, check_file, load_examples, split_paths
-from linkbert.finetune.models import load_config, load_model, load_tokenizer
+from linkbert.finetune.models import check_tokenizer_fits, load_config, load_model, load_tokenizer
 from linkbert.finetune.padding_free import make_padding_free
 from linkbert.finetune.tasks.base import Task
 from linkbert.finetune.trainer import (
@@ -89,9 +89,12 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     set_seed(training_args.seed)
     configure_speed(data_args)
 
-    # 3. Model, features, trainer.
+    # 3. Tokenizer checks, then model, features, trainer.
     tokenizer = load_tokenizer(model_args)
+    for name, path in paths.items():
+        task.check_with_tokenizer(name, path, tokenizer)
     config = load_config(model_args, **task.config_overrides())
+    check_tokenizer_fits(tokenizer, config, model_args.tokenizer_name or model_args.model_name_or_path)
     pad_multiple = data_args.pad_to_multiple_of or (8 if training_args.fp16 or training_args.bf16 else None)
     model = load_model(model_args, task.model_class, config)
     collator = task.collator(tokenizer, pad_multiple)

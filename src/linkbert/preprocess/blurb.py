@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkbert.errors import DataError, UsageError
-from linkbert.jsonl import parse_json
+from linkbert.jsonl import ENCODING, parse_json, utf8_errors
 from linkbert.preprocess.common import (
     check_columns,
     iter_lines,
@@ -80,7 +80,8 @@ def pubmedqa_record(path: Path, text: str, pmid: str, entry: object) -> dict:
 
 def read_pubmedqa(path: Path) -> list[dict]:
     """PubMedQA `*_set.json`: a JSON object pmid -> {QUESTION, CONTEXTS, final_decision}, kept in file order."""
-    text = path.read_text(encoding="utf-8")
+    with utf8_errors(path):
+        text = path.read_text(encoding=ENCODING)
     data = parse_json(path, text, what="a JSON object of pmid -> entry")
     return [pubmedqa_record(path, text, pmid, entry) for pmid, entry in data.items()]
 
@@ -93,7 +94,7 @@ def read_bioasq(path: Path) -> list[dict]:
     """
     names = ("id", "question", "context", "label")
     records = []
-    with open(path, encoding="utf-8", newline="") as handle:
+    with utf8_errors(path), open(path, encoding=ENCODING, newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         for row in reader:
             if not row:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from linkbert.errors import DataError
-from linkbert.jsonl import atomic_output, parse_json
+from linkbert.jsonl import ENCODING, atomic_output, parse_json, utf8_errors
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -35,14 +35,14 @@ def open_text(path: Path):
     """Open `path` for reading text; a name ending in `.gz` is read through gzip, after checking the
     magic bytes so that a mislabelled file fails with its name instead of a bare BadGzipFile."""
     if path.suffix != ".gz":
-        return open(path, encoding="utf-8")
+        return open(path, encoding=ENCODING)
     with open(path, "rb") as raw:
         magic = raw.read(2)
     if magic != GZIP_MAGIC:
         raise DataError(
             path, "named .gz but is not gzip-compressed; re-download it, or drop the .gz suffix if it is plain text"
         )
-    return gzip.open(path, "rt", encoding="utf-8")
+    return gzip.open(path, "rt", encoding=ENCODING)
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -50,12 +50,11 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     with open_text(path) as handle:
         number = 0
         try:
-            for number, line in enumerate(handle, start=1):
-                yield number, line.rstrip("\n")
+            with utf8_errors(path):
+                for number, line in enumerate(handle, start=1):
+                    yield number, line.rstrip("\n")
         except (OSError, EOFError, zlib.error) as err:  # truncated or corrupt gzip stream
             raise DataError(path, f"corrupt or truncated data ({err})", line=number or None) from None
-        except UnicodeDecodeError as err:
-            raise DataError(path, f"not UTF-8 text ({err.reason})", line=number + 1) from None
 
 
 def parse_json_object(path: Path, number: int, text: str) -> dict:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from linkbert.errors import DataError
-from linkbert.jsonl import read_jsonl
+from linkbert.jsonl import ENCODING, read_jsonl, utf8_errors
 from linkbert.preprocess.common import (
     check_columns,
     require_file,
@@ -95,7 +95,7 @@ def read_mmlu(path: Path, subject: str, split: str) -> list[dict]:
     records = []
     # Opened without newline="" exactly like the original's csv.reader(open(...)), so line breaks
     # inside quoted fields come out the same.
-    with open(path, encoding="utf-8") as handle:
+    with utf8_errors(path), open(path, encoding=ENCODING) as handle:
         reader = csv.reader(handle)
         first_line = 1
         for i, row in enumerate(reader):

@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from linkbert.errors import DataError
-from linkbert.jsonl import atomic_output, read_jsonl
+from linkbert.jsonl import ENCODING, atomic_output, read_jsonl, utf8_errors
 
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
 _DOC_START = re.compile(r'^<doc id="(.*?)" url="(.*?)" title="(.*)">\s*$')
@@ -81,7 +81,7 @@ def input_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
 
 def read_wikiextractor(path: Path) -> Iterator[tuple[int, dict]]:
     """(line, {"id", "title", "text"}) per article, from --json output or <doc> blocks."""
-    with open(path, encoding="utf-8") as handle:
+    with utf8_errors(path), open(path, encoding=ENCODING) as handle:
         first = handle.read(1)
     if first == "{":
         for line, record in read_jsonl(path):
@@ -95,7 +95,7 @@ def read_wikiextractor(path: Path) -> Iterator[tuple[int, dict]]:
 
 def read_doc_tags(path: Path) -> Iterator[tuple[int, dict]]:
     current, start, body = None, 0, []
-    with open(path, encoding="utf-8") as handle:
+    with utf8_errors(path), open(path, encoding=ENCODING) as handle:
         for number, line in enumerate(handle, start=1):
             match = _DOC_START.match(line)
             if match:
@@ -119,7 +119,7 @@ def read_redirects(path: str | os.PathLike | None) -> dict[str, str]:
     redirects = {}
     if path is None:
         return redirects
-    with open(path, encoding="utf-8") as handle:
+    with utf8_errors(path), open(path, encoding=ENCODING) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

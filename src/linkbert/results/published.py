@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from linkbert.errors import DataError
-from linkbert.jsonl import parse_json
+from linkbert.jsonl import parse_json, utf8_errors
 
 DATA_FILE = "paper_results.json"
 
@@ -87,7 +87,8 @@ def load_published(path: str | Path | None = None) -> dict[str, PublishedFamily]
         path, text = Path(str(source)), source.read_text(encoding="utf-8")
     else:
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
+        with utf8_errors(path):
+            text = path.read_text(encoding="utf-8")
     data = parse_json(path, text)
     families = [_parse_family(record, path) for record in _require(data, "families", "top level", path)]
     return {family.family: family for family in families}

@@ -59,6 +59,10 @@ class Task:
         """Extra config fields for the model head (num_labels, label2id, problem_type, ...)."""
         return {}
 
+    def check_with_tokenizer(self, split: str, path, tokenizer) -> None:
+        """Checks that need the tokenizer (QA: room for the context after each question), run after
+        the record checks and before anything is loaded or written; raise DataError."""
+
     def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
         """Tokenize a batch of examples (datasets.map(batched=True)) into model features."""
         raise NotImplementedError

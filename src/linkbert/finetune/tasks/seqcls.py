@@ -9,6 +9,7 @@ of its collator; here it is set explicitly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -129,6 +130,8 @@ class SequenceClassification(Task):
                     "label", f"expected {self._width} multi-hot values like the first train example, got {len(label)}"
                 )
             return
+        if isinstance(label, float) and not math.isfinite(label):
+            raise FieldError("label", f"expected a finite number, got {label}")
         self._has_float |= isinstance(label, float)
         self._train_labels.add(label)
 
@@ -158,7 +161,7 @@ class SequenceClassification(Task):
                 shown = ", ".join(map(repr, self.label_list[:10]))
                 raise FieldError("label", f"{label!r:.60} never seen in train (train labels: {shown})")
         elif self.kind == REGRESSION:
-            if _label_family(label) != "number":
+            if _label_family(label) != "number" or not math.isfinite(label):
                 raise FieldError(
                     "label", f"expected a number (the train labels are regression targets), got {label!r:.60}"
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from linkbert.errors import FieldError, UsageError
+from linkbert.errors import DataError, FieldError, UsageError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
 from linkbert.finetune.metrics.squad import squad_scores
@@ -23,6 +23,7 @@ from linkbert.finetune.tasks.qa.features import (
     prepare_eval_features,
     prepare_train_features,
 )
+from linkbert.jsonl import read_jsonl
 
 logger = logging.getLogger(__name__)
 SHOWN_MISMATCHES = 5
@@ -69,11 +70,15 @@ class ExtractiveQA(Task):
         super().__init__(data_args)
         if data_args.on_span_mismatch not in ("warn", "error"):
             raise UsageError(f"--on_span_mismatch {data_args.on_span_mismatch}: expected warn or error")
+        for name in ("doc_stride", "n_best_size", "max_answer_length"):
+            if getattr(data_args, name) < 1:
+                raise UsageError(f"--{name} {getattr(data_args, name)}: expected a positive number")
         if data_args.doc_stride >= (data_args.max_seq_length or 512):
             raise UsageError(
                 f"--doc_stride {data_args.doc_stride} must be smaller than --max_seq_length {data_args.max_seq_length}"
             )
         self._mismatched: list[str] = []  # ids of the split being checked whose answer_start is off
+        self._ids: set[str] = set()  # ids of the split being checked: decoding keys answers by id
 
     @property
     def model_class(self):
@@ -83,6 +88,9 @@ class ExtractiveQA(Task):
 
     def check_record(self, split: str, record: dict) -> None:
         example_id = require(record, "id", (str, int), "a string id")
+        if str(example_id) in self._ids:
+            raise FieldError("id", f"{example_id!r} appears twice in this file; answers are decoded per id")
+        self._ids.add(str(example_id))
         require(record, "question", str, "a string")
         context = require(record, "context", str, "a string")
         if not context.strip():
@@ -106,6 +114,7 @@ class ExtractiveQA(Task):
                 self._mismatched.append(str(example_id))
 
     def finish_check(self, split: str) -> None:
+        self._ids = set()
         if self._mismatched:
             logger.warning(
                 "%s: %d answers are not found at their answer_start (kept; --on_span_mismatch error to stop), e.g. "
@@ -115,6 +124,32 @@ class ExtractiveQA(Task):
                 ", ".join(self._mismatched[:SHOWN_MISMATCHES]),
             )
             self._mismatched = []
+
+    def check_with_tokenizer(self, split: str, path, tokenizer) -> None:
+        """Every question must leave more than --doc_stride tokens for the context in a window: the
+        windows overlap by doc_stride tokens, and the tokenizer cannot make them otherwise (the
+        original failed deep inside tokenization, after loading everything)."""
+        window = self.max_length(tokenizer)
+        special = tokenizer.num_special_tokens_to_add(pair=True)
+        lines, questions = [], []
+        for line, record in read_jsonl(path):
+            lines.append(line)
+            questions.append(record["question"].lstrip())
+        for start in range(0, len(questions), 1000):
+            lengths = [
+                len(ids) for ids in tokenizer(questions[start : start + 1000], add_special_tokens=False)["input_ids"]
+            ]
+            for offset, length in enumerate(lengths):
+                room = window - length - special
+                if room <= self.data_args.doc_stride:
+                    raise DataError(
+                        path,
+                        f"the question is {length} tokens long, leaving {room} of the {window}-token window for the "
+                        f"context: --doc_stride {self.data_args.doc_stride} must be smaller (raise --max_seq_length "
+                        "or lower --doc_stride)",
+                        line=lines[start + offset],
+                        field="question",
+                    )
 
     def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
         prepare = prepare_train_features if split == "train" else prepare_eval_features
