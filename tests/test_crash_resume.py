@@ -96,6 +96,9 @@ def test_a_run_killed_mid_checkpoint_resumes_to_the_same_result(tiny_model, tmp_
             if not key.endswith(("runtime", "per_second")):
                 assert ours[key] == pytest.approx(value, rel=1e-6, abs=1e-9), (name, key)
     assert read_jsonl(crashed / "predict_predictions.jsonl") == read_jsonl(straight / "predict_predictions.jsonl")
+    # the weights keep the user's usual permissions (safetensors alone writes them 0600)
+    for weights in (crashed / "model.safetensors", crashed / "checkpoint-16" / "model.safetensors"):
+        assert weights.stat().st_mode & 0o777 == 0o666 & ~current_umask(), weights
     expected = load_file(straight / "model.safetensors")
     for key, value in load_file(crashed / "model.safetensors").items():
         torch.testing.assert_close(value, expected[key], rtol=0, atol=1e-6, msg=key)
@@ -140,3 +143,24 @@ def test_the_newest_complete_checkpoint_wins_and_explicit_ones_must_be_complete(
         resolve_checkpoint(out, str(out / "checkpoint-20"), overwrite=False)
     with pytest.raises(UsageError, match="checkpoint directory not found"):
         resolve_checkpoint(out, str(out / "checkpoint-99"), overwrite=False)
+
+
+def test_the_next_write_of_a_file_removes_what_a_killed_writer_left(tmp_path):
+    from linkbert.jsonl import write_jsonl as write_atomically
+
+    target = tmp_path / "train.json"
+    dead = tmp_path / ".train.json.999999999.0badc0de.tmp"  # no such process
+    alive = tmp_path / f".train.json.{os.getppid()}.00c0ffee.tmp"  # a running writer (our parent)
+    other = tmp_path / ".dev.json.999999999.0badc0de.tmp"  # another file's: not this step's to remove
+    for leftover in (dead, alive, other):
+        leftover.write_text("half a file")
+    assert write_atomically(target, [{"id": 1}]) == 1
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert target.read_text() == '{"id": 1}\n'
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

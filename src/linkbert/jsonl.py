@@ -6,6 +6,7 @@ one `json.dumps` object per line, as the original LinkBERT preprocessing writes 
 
 from __future__ import annotations
 
+import glob
 import gzip
 import json
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from linkbert.errors import DataError, OutputError, os_error_reason
 
 # atomic_output's temporary names: .<file name>.<pid>.<8 hex digits>.tmp
-_TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
 
 # Text files are read as UTF-8, a leading byte-order mark dropped (a BOM that Excel or Notepad added
@@ -104,6 +105,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(path.parent, os_error_reason(err)) from None
+    _remove_stale_temporaries(path)
     # a fresh name opened exclusively (not mkstemp, which creates 0600 files): the output gets the
     # user's usual permissions
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -119,16 +121,25 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
         raise
 
 
-def clean_temporary_files(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files atomic_output left in `folder` when a process was killed mid-write
-    (`.NAME.PID.HEX.tmp`); return them. Each step calls this on its output folder before writing."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    stale = [p for p in folder.glob(".*.tmp") if p.is_file() and _TEMPORARY.match(p.name)]
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return stale
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files of `path` that an earlier, killed process left behind: the next run
+    of the same step cleans up after the one that died (a writer that is still alive is left alone)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        match = _TEMPORARY.match(stale.name)
+        if match and match.group("name") == path.name and not _process_alive(int(match.group("pid"))):
+            stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is writing it now only inside atomic_output, never before
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
