@@ -24,7 +24,6 @@ from pathlib import Path
 from linkbert.errors import report_errors
 from linkbert.finetune.args import parse_args
 from linkbert.finetune.data import SPLITS, Split, check_file, load_examples, split_paths
-from linkbert.finetune.models import check_tokenizer_fits, load_config, load_model, load_tokenizer
 from linkbert.finetune.padding_free import make_padding_free
 from linkbert.finetune.tasks.base import Task
 from linkbert.finetune.trainer import (
@@ -32,6 +31,7 @@ from linkbert.finetune.trainer import (
     TaskTrainer,
     write_predictions,
 )
+from linkbert.loading import check_tokenizer_fits, load_config, load_model, load_tokenizer
 from linkbert.runs import (
     check_output_dir,
     check_resume,

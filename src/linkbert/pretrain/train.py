@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from linkbert.errors import LinkBertError, UsageError, report_errors
+from linkbert.loading import check_tokenizer_fits, load_fast_tokenizer, load_pretrained
 from linkbert.pretrain.args import (
     PretrainArguments,
     learning_rate_at,
@@ -68,15 +69,8 @@ logger = logging.getLogger("linkbert.pretrain")
 
 
 def load_tokenizer(args: PretrainArguments):
-    from transformers import AutoTokenizer
-
-    name = args.tokenizer_name or args.model_name_or_path
-    try:
-        return AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as err:
-        raise UsageError(
-            f"could not load the tokenizer {name}: {str(err).splitlines()[0] if str(err) else err}"
-        ) from None
+    """The tokenizer build_pairs used: --tokenizer_name, else the model's."""
+    return load_fast_tokenizer(args.tokenizer_name or args.model_name_or_path)
 
 
 def load_model(args: PretrainArguments, tokenizer, checkpoint: str | None) -> LinkBertForPreTraining:
@@ -85,12 +79,9 @@ def load_model(args: PretrainArguments, tokenizer, checkpoint: str | None) -> Li
 
     source = checkpoint or args.model_name_or_path
     if source:
-        try:
-            model, info = LinkBertForPreTraining.from_pretrained(source, output_loading_info=True)
-        except (OSError, ValueError) as err:
-            raise UsageError(
-                f"could not load a BERT checkpoint from {source}: {str(err).splitlines()[0] if str(err) else err}"
-            ) from None
+        model, info = load_pretrained(
+            "BERT checkpoint", source, LinkBertForPreTraining.from_pretrained, output_loading_info=True
+        )
         logger.info(
             "loaded %s; newly initialised: %s; not used: %s",
             source,
@@ -111,10 +102,7 @@ def check_compatible(manifest: dict, tokenizer, model, train_dir: str) -> None:
             f"{train_dir} was built with tokenizer {manifest.get('tokenizer')}, whose vocabulary differs from this "
             "run's tokenizer"
         )
-    if model.config.vocab_size < len(tokenizer):
-        raise UsageError(
-            f"the model's vocab_size {model.config.vocab_size} is smaller than the tokenizer's {len(tokenizer)}"
-        )
+    check_tokenizer_fits(tokenizer, model.config, tokenizer.name_or_path)
     if model.config.max_position_embeddings < manifest["settings"]["max_seq_length"]:
         raise UsageError(
             f"instances of {manifest['settings']['max_seq_length']} tokens exceed max_position_embeddings "

@@ -1,8 +1,10 @@
-"""Load the tokenizer, config and model from a local checkpoint directory or a Hub id.
+"""Load tokenizers, configs and models from a local checkpoint directory or a Hub id, for
+fine-tuning and pretraining alike.
 
 Researchers often run where the HuggingFace Hub cannot be reached (clusters without internet). A
 failed download then ends in one line telling them to fetch the checkpoint elsewhere and pass its
-directory, instead of a wall of stack traces.
+directory, instead of a wall of stack traces; a local checkpoint that cannot be read (corrupt
+weights, a tokenizer that lost its vocabulary) is named the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from linkbert.errors import UsageError
 logger = logging.getLogger(__name__)
 
 
-def _load(what: str, name: str, loader, *args, **kwargs):
+def load_pretrained(what: str, name: str, loader, *args, **kwargs):
+    """`loader(name, ...)` (a from_pretrained), its failures turned into one UsageError line."""
     from safetensors import SafetensorError
 
     try:
@@ -44,31 +47,32 @@ def hub_kwargs(model_args) -> dict:
     }
 
 
-def load_tokenizer(model_args):
+def load_fast_tokenizer(name: str, **kwargs):
+    """The fast (Rust) tokenizer of `name`: offsets and word alignment need one. A folder whose
+    vocabulary file is missing still loads, with the special tokens only: refused."""
     from transformers import AutoTokenizer
 
-    name = model_args.tokenizer_name or model_args.model_name_or_path
-    tokenizer = _load("tokenizer", name, AutoTokenizer.from_pretrained, use_fast=True, **hub_kwargs(model_args))
+    tokenizer = load_pretrained("tokenizer", name, AutoTokenizer.from_pretrained, use_fast=True, **kwargs)
     if not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"the tokenizer of {name} has no fast (Rust) version; offsets and word alignment need one")
+    if len(tokenizer) <= len(set(tokenizer.all_special_ids)):
+        raise UsageError(
+            f"the tokenizer of {name} has only its {len(tokenizer)} special tokens: its vocabulary file (vocab.txt or "
+            "tokenizer.json) is missing or empty"
+        )
     return tokenizer
 
 
-# A real WordPiece / BPE vocabulary has thousands of entries; a tokenizer folder that lost its
-# vocab.txt still loads, with the special tokens only, and would train on [UNK].
-MIN_VOCABULARY = 100
+def load_tokenizer(model_args):
+    """The fine-tuning tokenizer: --tokenizer_name, else the model's."""
+    return load_fast_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path, **hub_kwargs(model_args))
 
 
 def check_tokenizer_fits(tokenizer, config, name: str) -> None:
-    """Refuse a tokenizer that cannot be the model's: a vocabulary missing (a handful of tokens),
-    ids beyond the model's embeddings, or a vocabulary covering less than half of them (another
-    model's tokenizer)."""
+    """Refuse a tokenizer that cannot be the model's: ids beyond the model's embeddings, or a
+    vocabulary covering less than half of them (another model's tokenizer, or a folder that lost its
+    vocab.txt and loads with the special tokens only, which would train on [UNK])."""
     size, embeddings = len(tokenizer), getattr(config, "vocab_size", None)
-    if size < MIN_VOCABULARY:
-        raise UsageError(
-            f"the tokenizer of {name} has only {size} tokens: its vocabulary file (vocab.txt or tokenizer.json) is "
-            "missing or empty"
-        )
     if embeddings and (size > embeddings or size < embeddings // 2):
         raise UsageError(
             f"the tokenizer of {name} has {size} tokens but the model has {embeddings} token embeddings: the "
@@ -80,7 +84,7 @@ def load_config(model_args, **overrides):
     from transformers import AutoConfig
 
     name = model_args.config_name or model_args.model_name_or_path
-    return _load("config", name, AutoConfig.from_pretrained, **overrides, **hub_kwargs(model_args))
+    return load_pretrained("config", name, AutoConfig.from_pretrained, **overrides, **hub_kwargs(model_args))
 
 
 def load_model(model_args, model_class, config):
@@ -89,4 +93,4 @@ def load_model(model_args, model_class, config):
     kwargs = hub_kwargs(model_args)
     if model_args.attn_implementation:
         kwargs["attn_implementation"] = model_args.attn_implementation
-    return _load("model", model_args.model_name_or_path, model_class.from_pretrained, config=config, **kwargs)
+    return load_pretrained("model", model_args.model_name_or_path, model_class.from_pretrained, config=config, **kwargs)
