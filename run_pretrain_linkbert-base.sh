@@ -48,6 +48,16 @@ if ! [[ "$NODE_RANK" =~ ^(0|[1-9][0-9]*)$ ]]; then
     echo "error: NODE_RANK='$NODE_RANK': expected a non-negative integer" >&2
     exit 2
 fi
+# the same ranges as the fine-tuning launcher (src/linkbert/tools/launch.py); the lengths are checked
+# first so that the arithmetic never sees a number beyond bash's 64 bits
+if ((${#MASTER_PORT} > 5 || MASTER_PORT > 65535)); then
+    echo "error: MASTER_PORT='$MASTER_PORT': expected a port number, 1-65535" >&2
+    exit 2
+fi
+if ((${#NODE_RANK} > ${#NNODES} || NODE_RANK >= NNODES)); then
+    echo "error: NODE_RANK=$NODE_RANK must be below NNODES=$NNODES" >&2
+    exit 2
+fi
 
 WORLD_SIZE=$((NPROC * NNODES))
 if ((GLOBAL_BATCH % WORLD_SIZE != 0)); then

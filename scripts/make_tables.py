@@ -8,16 +8,16 @@ runs/<task_dir>/<model>/predict_results.json):
     python scripts/make_tables.py --runs runs/ --output_dir tables/ --no_plots > report.md
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.results.pipeline import make_tables
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="holds <task_dir>/<model>/predict_results.json")
     parser.add_argument("--output_dir", type=Path, default=Path("tables"), help="<family>.md, .csv, .png go here")
     parser.add_argument("--no_plots", action="store_true", help="skip the PNG bar charts (no matplotlib needed)")

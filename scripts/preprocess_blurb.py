@@ -7,16 +7,16 @@ printed by `bash scripts/download_raw_data.sh blurb`):
     python scripts/preprocess_blurb.py --tasks HoC ebmnlp
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.preprocess.blurb import TASKS, convert_all
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     raw_default = Path("raw_data/blurb/data_generation/data")
     parser.add_argument("--raw_dir", type=Path, default=raw_default, help="BLURB's data_generation/data folder")
     parser.add_argument("--output_dir", type=Path, default=Path("data"), help="seqcls/ and tokcls/ are written here")

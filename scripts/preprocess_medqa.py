@@ -6,16 +6,16 @@ Run from the repository root once raw_data/medqa/data_clean/ is unzipped (the st
     python scripts/preprocess_medqa.py
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.preprocess.mc import convert_medqa
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--raw_dir", type=Path, default=Path("raw_data/medqa"), help="holds data_clean/questions/US/4_options/"
     )

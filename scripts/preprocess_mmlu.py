@@ -5,16 +5,16 @@ Run from the repository root after `bash scripts/download_raw_data.sh mmlu`:
     python scripts/preprocess_mmlu.py
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.preprocess.mc import convert_mmlu
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--raw_dir", type=Path, default=Path("raw_data/mmlu"), help="holds data/<split>/<subject>_<split>.csv"
     )

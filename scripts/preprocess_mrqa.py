@@ -6,16 +6,16 @@ Run from the repository root after `bash scripts/download_raw_data.sh mrqa split
     python scripts/preprocess_mrqa.py --datasets squad hotpot --on_span_mismatch error
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.preprocess.mrqa import DATASETS, convert_all
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/mrqa"), help="holds {train,dev}/<X>.jsonl[.gz]")
     parser.add_argument(
         "--splits_dir", type=Path, default=Path("scripts/inhouse_splits"), help="holds inhouse_split_<d>.json"

@@ -1,10 +1,36 @@
-"""Command lines built in code. The demo, the benchmarks and the tests call the entry points with
-argv lists; `flags` writes them as keyword arguments, one flag per argument, as a reader thinks of
-them (`flags(max_steps=40, do_train=True)` rather than a list of alternating strings)."""
+"""Command lines: parsed with one-line errors, and built in code.
+
+Every entry point reports a problem as one `error: ...` line (linkbert.errors); argparse would print
+its usage block and `prog: error: ...` instead. `ArgumentParser` (and `OneLineErrors`, mixed into
+HfArgumentParser by the fine-tuning and pretraining flags) keeps argparse's exit status 2 for a bad
+command line but prints the one line, which names the flag.
+
+The demo, the benchmarks and the tests call the entry points with argv lists; `flags` writes them as
+keyword arguments, one flag per argument, as a reader thinks of them (`flags(max_steps=40,
+do_train=True)` rather than a list of alternating strings).
+"""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
+
+
+class OneLineErrors:
+    """Mixin for an argparse parser: a bad command line (unknown, abbreviated or missing flag, a value
+    of the wrong type) exits with status 2 after one `error:` line; --help still prints the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+class ArgumentParser(OneLineErrors, argparse.ArgumentParser):
+    """argparse.ArgumentParser with one-line errors and no abbreviated flags (`--num_shard` is not
+    taken for `--num_shards`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def flags_from_mapping(mapping: Mapping[str, object]) -> list[str]:

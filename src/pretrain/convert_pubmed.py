@@ -9,15 +9,15 @@ citation becomes a link when the cited PMID is a document of the corpus; others 
 counted. A PMID seen more than once (MEDLINE update files) keeps its last record.
 """
 
-import argparse
 import sys
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.pretrain.convert import convert_pubmed
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", nargs="+", required=True, help="JSON-lines files or directories of them")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument(

@@ -9,15 +9,15 @@ the text. Red links are dropped and counted. --redirects FILE (TSV: source title
 follows links through redirect pages, which WikiExtractor does not output.
 """
 
-import argparse
 import sys
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import report_errors
 from linkbert.pretrain.convert import convert_wikipedia
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", nargs="+", required=True, help="WikiExtractor output files or directories")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument("--redirects", default=None, help="Optional TSV of redirects: source title<TAB>target title")

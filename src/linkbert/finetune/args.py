@@ -17,7 +17,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from linkbert.cli import flags_from_mapping
+from linkbert.cli import OneLineErrors, flags_from_mapping
 from linkbert.errors import UsageError
 from linkbert.finetune.padding_free import ATTENTION_KERNELS
 from linkbert.jsonl import read_json
@@ -217,10 +217,18 @@ def _fsdp_flags(mode: str) -> list[str]:
     return ["--fsdp", "--fsdp_config", json.dumps(config)]
 
 
+class ArgumentParser(OneLineErrors, HfArgumentParser):
+    """HfArgumentParser without abbreviated flags, whose command-line errors (a missing flag, a value of
+    the wrong type) are one `error:` line with exit status 2 (linkbert.cli.OneLineErrors)."""
+
+    def __init__(self, dataclass_types, **kwargs):
+        super().__init__(dataclass_types, allow_abbrev=False, **kwargs)
+
+
 def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     """Parse argv (or a single .json file of arguments, as the HF scripts allow) into
     (ModelArguments, DataArguments subclass, LinkBertTrainingArguments)."""
-    parser = HfArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments), allow_abbrev=False)
+    parser = ArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments))
     if len(argv) == 1 and argv[0].endswith(".json"):
         argv = flags_from_mapping(read_json(argv[0]))
     argv = translate_legacy_flags(argv)

@@ -108,11 +108,9 @@ class PretrainArguments:
 
 
 def parse_args(argv: list[str]) -> PretrainArguments:
-    from transformers import HfArgumentParser
+    from linkbert.finetune.args import ArgumentParser, translate_legacy_flags
 
-    from linkbert.finetune.args import translate_legacy_flags
-
-    parser = HfArgumentParser(PretrainArguments, allow_abbrev=False)
+    parser = ArgumentParser(PretrainArguments)
     try:
         (args,) = parser.parse_args_into_dataclasses(args=translate_legacy_flags(argv), look_for_args_file=False)
     except ValueError as err:

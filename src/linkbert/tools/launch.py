@@ -18,14 +18,14 @@ per_device x accumulation x N equals the paper's effective batch, and the choice
 
 from __future__ import annotations
 
-import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from linkbert.cli import flags
+from linkbert.cli import ArgumentParser, flags
 
 # PyTorch FSDP2, parameters re-sharded after the forward pass (ZeRO-3), one unit per BertLayer
 FSDP_FLAGS = [
@@ -51,7 +51,8 @@ def check_environment(env: dict) -> dict[str, int]:
     values = {}
     for name, (default, smallest) in NUMERIC_ENV.items():
         text = env.get(name, default).strip()
-        if not text.isdigit() or int(text) < smallest:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses
+        if not re.fullmatch(r"[0-9]+", text) or int(text) < smallest:
             kind = "a positive integer" if smallest else "a non-negative integer"
             raise ValueError(f"{name}={env.get(name)!r}: expected {kind}")
         values[name] = int(text)
@@ -140,12 +141,16 @@ def run_logged(cmd: list[str], log_path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--" not in argv:
-        raise SystemExit(
-            "usage: python -m linkbert.tools.launch --entry SCRIPT --log FILE --per_device_train_batch_size N "
-            "--gradient_accumulation_steps K -- ARGS"
-        )
+        if not {"-h", "--help"} & set(argv):
+            print(
+                "error: the entry script's arguments must follow `--`: python -m linkbert.tools.launch --entry SCRIPT "
+                "--log FILE --per_device_train_batch_size N --gradient_accumulation_steps K -- ARGS",
+                file=sys.stderr,
+            )
+            return 2
+        argv = [*argv, "--"]
     split = argv.index("--")
-    parser = argparse.ArgumentParser(description="Launch one recipe job", allow_abbrev=False)
+    parser = ArgumentParser(description="Launch one recipe job")
     parser.add_argument("--entry", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--per_device_train_batch_size", type=int, required=True)
