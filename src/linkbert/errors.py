@@ -77,9 +77,14 @@ def disk_full(err: BaseException) -> bool:
 
 def report_errors(body: Callable[[], object], status: int = 2) -> int:
     """Run an entry point's body; a LinkBertError becomes one `error:` line on stderr and `status`;
-    an OSError (reading or writing a file failed) one line naming the path and the cause, status 1."""
+    a file that could not be read or written (an OSError, or the OutputError that names the output
+    behind it) one line naming the path and the cause, status 1: the same full disk gives the same
+    status whichever write it stops."""
     try:
         body()
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except LinkBertError as err:
         print(f"error: {err}", file=sys.stderr)
         return status

@@ -104,7 +104,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(path.parent, os_error_reason(err)) from None
+        raise folder_error(path.parent, err) from None
     _remove_stale_temporaries(path)
     # a fresh name opened exclusively (not mkstemp, which creates 0600 files): the output gets the
     # user's usual permissions
@@ -140,6 +140,15 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True  # another user's live process
     return True
+
+
+def folder_error(folder: Path, err: OSError) -> OutputError:
+    """OutputError for a folder that could not be created: it names the file standing where the folder
+    (or one above it) should be, rather than mkdir's 'File exists', else the folder mkdir refused."""
+    blocking = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        return OutputError(blocking, f"a file stands where a folder is needed (to hold {folder})")
+    return OutputError(err.filename or folder, os_error_reason(err))
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:

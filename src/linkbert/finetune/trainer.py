@@ -105,6 +105,10 @@ class TaskTrainer(Trainer):
         except Exception as err:
             if disk_full(err):  # safetensors reports a full disk as its own error type
                 shutil.rmtree(final, ignore_errors=True)
+                try:
+                    staging_dir(output_dir).rmdir()  # nothing half-written is left, not even the folder
+                except OSError:
+                    pass  # not empty: a checkpoint is being staged
                 raise OutputError(
                     output_dir, "no space left on the device while saving the model; " + _rerun_advice(output_dir)
                 ) from None
