@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from linkbert.cli import ArgumentParser
 from linkbert.errors import UsageError, report_errors
+from linkbert.loading import load_fast_tokenizer
 from linkbert.pretrain.corpus import drop_documents, read_corpus
 from linkbert.pretrain.pairs import count_types, sample_pairs
 from linkbert.pretrain.segments import Segments, segment_corpus
@@ -42,11 +44,10 @@ logger = logging.getLogger("linkbert.pretrain")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="build_pairs.py",
         description="Build LinkBERT pretraining instances (contiguous / random / linked segment pairs) from a linked "
         "corpus.",
-        allow_abbrev=False,
     )
     parser.add_argument(
         "--corpus", required=True, help="JSON-lines corpus: id, text, links[, title] per line (see linkbert.pretrain)"
@@ -99,18 +100,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.segment_length is None:
         args.segment_length = (args.max_seq_length - 3) // 2
-    if args.max_seq_length < 5 or args.segment_length < 1 or args.num_shards < 1 or args.dupe_factor < 1:
-        parser.error("--max_seq_length must be >= 5 and --segment_length, --num_shards, --dupe_factor >= 1")
+    # [CLS] A [SEP] B [SEP] needs 5 tokens for one-token segments
+    for name, smallest in (
+        ("max_seq_length", 5),
+        ("segment_length", 1),
+        ("num_shards", 1),
+        ("dupe_factor", 1),
+        ("tokenize_batch_size", 1),
+    ):
+        if getattr(args, name) < smallest:
+            parser.error(f"--{name} {getattr(args, name)}: expected at least {smallest}")
     return args
-
-
-def load_fast_tokenizer(name: str):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    if not tokenizer.is_fast:
-        raise UsageError(f"tokenizer {name}: a fast (Rust) tokenizer is needed for batched tokenization")
-    return tokenizer
 
 
 def keep_nonempty(segments: Segments) -> tuple[Segments, list[bool]]:

@@ -68,6 +68,8 @@ def read_corpus(path: str | os.PathLike) -> Corpus:
         texts.append(text)
         titles.append(title)
         raw_links.append(links)
+    if not ids:
+        raise DataError(path, "no documents: the file is empty")
     links, stats = resolve_links(ids, raw_links)
     stats["documents"] = len(ids)
     return Corpus(ids, texts, links, titles, stats)
