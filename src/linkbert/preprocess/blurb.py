@@ -23,6 +23,7 @@ from linkbert.jsonl import ENCODING, parse_json, utf8_errors
 from linkbert.preprocess.common import (
     check_columns,
     iter_lines,
+    nonempty,
     require_file,
     require_keys,
     split_columns,
@@ -287,7 +288,8 @@ def record_length(record: dict) -> int:
 
 def convert_task(task: BlurbDataset, raw_dir: Path, output_dir: Path):
     """Read and check all three raw splits of `task`, then write its three output files."""
-    records = {split: task.read(require_file(task.raw_path(raw_dir, split), BLURB_HINT)) for split in SPLITS}
+    paths = {split: require_file(task.raw_path(raw_dir, split), BLURB_HINT) for split in SPLITS}
+    records = {split: nonempty(path, task.read(path)) for split, path in paths.items()}
     return write_splits(task.name, task.out_dir(output_dir), records, record_length)
 
 

@@ -31,6 +31,14 @@ def require_file(path: Path, hint: str) -> Path:
     return path
 
 
+def nonempty(path: Path, records: list) -> list:
+    """`records` read from raw file `path`, refused when there are none: an empty download would
+    otherwise become an empty split file that fine-tuning rejects much later."""
+    if not records:
+        raise DataError(path, "no examples in this file")
+    return records
+
+
 def open_text(path: Path):
     """Open `path` for reading text; a name ending in `.gz` is read through gzip, after checking the
     magic bytes so that a mislabelled file fails with its name instead of a bare BadGzipFile."""

@@ -20,6 +20,7 @@ from linkbert.errors import DataError
 from linkbert.jsonl import ENCODING, read_jsonl, utf8_errors
 from linkbert.preprocess.common import (
     check_columns,
+    nonempty,
     require_file,
     require_keys,
     whitespace_tokens,
@@ -73,7 +74,10 @@ def medqa_record(path: Path, number: int, example_id: str, item: dict) -> dict:
 
 
 def read_medqa(path: Path, split: str) -> list[dict]:
-    return [medqa_record(path, number, f"{split}-{i:05d}", item) for i, (number, item) in enumerate(read_jsonl(path))]
+    records = [
+        medqa_record(path, number, f"{split}-{i:05d}", item) for i, (number, item) in enumerate(read_jsonl(path))
+    ]
+    return nonempty(path, records)
 
 
 def convert_medqa(raw_dir: Path, output_dir: Path):
@@ -103,7 +107,7 @@ def read_mmlu(path: Path, subject: str, split: str) -> list[dict]:
             label = answer_index(path, first_line, "answer", letter)
             records.append(mc_record(f"{subject}_{split}-{i:05d}", question, options, label))
             first_line = reader.line_num + 1
-    return records
+    return nonempty(path, records)
 
 
 def convert_mmlu(raw_dir: Path, output_dir: Path, subjects: Iterable[str] = ("professional_medicine",)):

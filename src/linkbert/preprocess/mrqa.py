@@ -22,6 +22,7 @@ from linkbert.errors import DataError
 from linkbert.jsonl import read_json
 from linkbert.preprocess.common import (
     iter_lines,
+    nonempty,
     parse_json_object,
     require_file,
     require_keys,
@@ -144,9 +145,15 @@ def context_records(path: Path, number: int, text: str, spans: SpanCheck) -> lis
 
 
 def file_records(path: Path, spans: SpanCheck) -> Iterator[dict]:
-    """Stream the records of a whole MRQA file (the train split), skipping its header line."""
+    """Stream the records of a whole MRQA file (the train split), skipping its header line; a file
+    with no question after its header is an error (write_splits then removes what it wrote)."""
+    count = 0
     for number, text in context_lines(path):
-        yield from context_records(path, number, text, spans)
+        for record in context_records(path, number, text, spans):
+            count += 1
+            yield record
+    if count == 0:
+        raise DataError(path, "no examples in this file")
 
 
 def _index_list(path: Path, split: dict, key: str, n_contexts: int) -> list[int]:
@@ -187,7 +194,7 @@ def selected_records(
 
 def inhouse_splits(dev_path: Path, split_path: Path, spans: SpanCheck) -> dict[str, Iterator[dict]]:
     """The in-house dev and test record streams cut from the official MRQA dev file."""
-    lines = list(context_lines(dev_path))
+    lines = nonempty(dev_path, list(context_lines(dev_path)))
     indices = load_split_indices(split_path, len(lines), dev_path)
     return {key: selected_records(dev_path, lines, indices[key], spans) for key in ("dev", "test")}
 
