@@ -14,7 +14,7 @@ import random
 
 import pytest
 import torch
-from conftest import VOCAB_TEXT, load_entry_point, write_jsonl
+from helpers import VOCAB_TEXT, load_entry_point, write_jsonl
 from safetensors.torch import load_file
 
 from linkbert.tools.tiny_bert import build_tiny_bert

@@ -1,21 +1,15 @@
 """The fine-tuning benchmark's bookkeeping (not its speed): token counts of the batches the Trainer
 really built, on a shape small enough for the CPU."""
 
-import importlib.util
 import json
 import random
-import sys
 
-from conftest import REPO
+from helpers import REPO, load_module
 
 
 def load_bench_module(name: str):
     """Import bench/<name>.py under its own name (summarize imports finetune_throughput by name)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "bench" / f"{name}.py", name, register=True)
 
 
 finetune_throughput = load_bench_module("finetune_throughput")

@@ -3,20 +3,19 @@ missing (not 0), warnings for corrupt results, diffs, PNGs; and the packaged pap
 the paper's own BLURB scores and MRQA averages."""
 
 import csv
-import importlib.util
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from helpers import REPO, load_module
 
 from linkbert.results.blurb_score import blurb_score, type_means
 from linkbert.results.collect import INVALID, OK, read_run
 from linkbert.results.families import BLURB, FAMILIES, MEDQA
 from linkbert.results.published import load_published
 
-REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # BioLinkBERT-base, all 13 BLURB tasks, as the entry scripts store them (fractions).
@@ -76,11 +75,7 @@ def runs(tmp_path_factory) -> Path:
 
 
 def load_main():
-    path = REPO / "scripts" / "make_tables.py"
-    spec = importlib.util.spec_from_file_location("make_tables_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_module(REPO / "scripts" / "make_tables.py", "make_tables_script").main
 
 
 def run_cli(argv) -> tuple[int, str, str]:

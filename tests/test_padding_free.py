@@ -2,11 +2,13 @@
 
 import copy
 import json
-import random
 
 import pytest
 import torch
-from conftest import VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from helpers import (
+    VOCAB_TEXT, assert_one_line_error, full_run_argv, make_mc_splits, make_ner_splits, make_qa_splits, make_seqcls_splits, mc_run,
+    ner_run, pair_example, qa_args, read_jsonl, relation_example, run_qa, run_seqcls, seqcls_run,
+)  # fmt: skip
 from transformers import BertConfig, BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
 
 from linkbert.errors import UsageError
@@ -229,9 +231,6 @@ def test_requests_packing_cannot_serve_fall_back_to_the_padded_forward():
 # End to end: each entry point with and without --padding_free on a tiny model without dropout,
 # so the two runs differ by float noise only.
 
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
-
-
 @pytest.fixture(scope="module")
 def no_dropout_model(tmp_path_factory):
     return build_tiny_bert(tmp_path_factory.mktemp("nodrop") / "tiny", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=0)
@@ -258,12 +257,10 @@ def assert_same_metrics(padded, padding_free, prefix, rel):
 def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, tmp_path):
     """The learnable pair task with the recipes' optimizer (AdamW): the same predictions, the same
     accuracy (well above chance), losses equal up to the noise Adam magnifies."""
-    import test_seqcls_e2e as seqcls
-
-    paths = seqcls.make_splits(tmp_path, seqcls.pair_example, sizes=(96, 32, 32))
+    paths = make_seqcls_splits(tmp_path, pair_example, sizes=(96, 32, 32))
 
     def run(out, extra):
-        return seqcls.run(no_dropout_model, paths, out, "--metric_name", "accuracy", *extra, epochs=12, lr="3e-3")
+        return seqcls_run(no_dropout_model, paths, out, "--metric_name", "accuracy", *extra, epochs=12, lr="3e-3")
 
     padded, padding_free = both_runs(run, tmp_path)
     assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
@@ -271,39 +268,29 @@ def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, 
     assert_same_metrics(padded, padding_free, "predict", rel=1e-3)
 
 
-# each: a run of the entry point on its own test module's data, at a learning rate for plain SGD
-# (later flags override the module's own)
+# each: a runner of the entry point on the data and flags its own test module uses (helpers.py), at
+# a learning rate for plain SGD (later flags override the module's own)
 SGD = ("--optim", "sgd", "--learning_rate", "5e-2")
 
 
-def qa_run(model, tmp_path):
-    import test_qa_e2e
-
-    rng = random.Random(3)
-    paths = {
-        split: write_jsonl(tmp_path / f"{split}.json", [test_qa_e2e.qa_example(rng, f"{split}{i}") for i in range(n)])
-        for split, n in (("train", 32), ("dev", 12), ("test", 12))
-    }
-    return lambda out, extra: test_qa_e2e.run_qa(test_qa_e2e.qa_args(model, paths, out, *SGD, "--no_pad_to_max_length", *extra))
+def qa_runner(model, tmp_path):
+    paths = make_qa_splits(tmp_path, sizes=(32, 12, 12))
+    return lambda out, extra: run_qa(qa_args(model, paths, out, *SGD, "--no_pad_to_max_length", *extra))
 
 
-def ner_run(model, tmp_path):
-    import test_tokcls
-
-    paths = test_tokcls.make_splits(tmp_path)
-    return lambda out, extra: test_tokcls.run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
+def ner_runner(model, tmp_path):
+    paths = make_ner_splits(tmp_path)
+    return lambda out, extra: ner_run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
 
 
-def mc_run(model, tmp_path):
-    import test_mc
-
-    paths = test_mc.make_splits(tmp_path)
-    return lambda out, extra: test_mc.run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
+def mc_runner(model, tmp_path):
+    paths = make_mc_splits(tmp_path)
+    return lambda out, extra: mc_run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
 
 
 @pytest.mark.parametrize(
     "make,flags",
-    [(qa_run, ()), (ner_run, ()), (mc_run, ()), (ner_run, ("--padding_free_bucket", "64")), (ner_run, ("--padding_free_attention", "varlen"))],
+    [(qa_runner, ()), (ner_runner, ()), (mc_runner, ()), (ner_runner, ("--padding_free_bucket", "64")), (ner_runner, ("--padding_free_attention", "varlen"))],
     ids=["qa", "ner", "mc", "ner-bucketed", "ner-varlen"],
 )
 def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path, make, flags):
@@ -319,9 +306,7 @@ def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path,
 
 
 def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_path, capsys):
-    import test_seqcls_e2e as seqcls
-
-    paths = seqcls.make_splits(tmp_path, seqcls.relation_example)
+    paths = make_seqcls_splits(tmp_path, relation_example)
     out = tmp_path / "out"
     assert run_seqcls([*full_run_argv(tiny_model, paths, out), "--padding_free", "--attn_implementation", "eager"]) == 2
     assert_one_line_error(capsys, ["--padding_free", "--attn_implementation eager"], out)
@@ -336,9 +321,7 @@ def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_pa
     ids=["bucket-alone", "unknown-kernel"],
 )
 def test_inconsistent_padding_free_flags_are_one_clear_error(tiny_model, tmp_path, capsys, flags, fragments):
-    import test_seqcls_e2e as seqcls
-
-    paths = seqcls.make_splits(tmp_path, seqcls.relation_example)
+    paths = make_seqcls_splits(tmp_path, relation_example)
     out = tmp_path / "out"
     assert run_seqcls([*full_run_argv(tiny_model, paths, out), *flags]) == 2
     assert_one_line_error(capsys, fragments, out)

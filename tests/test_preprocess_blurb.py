@@ -1,13 +1,11 @@
 """scripts/preprocess_blurb.py on tiny raw files in BLURB's data_generation layout: the exact records of
 every task type, and one-line errors (file:line: field) that leave no output behind."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from helpers import REPO, load_module
 
-REPO = Path(__file__).resolve().parents[1]
 ZEROS = [0] * 10
 
 
@@ -86,10 +84,7 @@ OTHER_NER = ("BC5CDR-disease", "BC5CDR-chem", "NCBI-disease", "JNLPBA")
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("preprocess_blurb", REPO / "scripts" / "preprocess_blurb.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / "preprocess_blurb.py", "preprocess_blurb")
 
 
 def write(path, text):

@@ -1,21 +1,18 @@
 """scripts/preprocess_medqa.py and preprocess_mmlu.py on tiny raw files: exact multiple-choice records,
 letter -> label index, and one-line errors (file:line: field) that leave no output behind."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, load_module
+
 MEDQA_DIR = Path("medqa", "data_clean", "questions", "US", "4_options")
 
 
 def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / f"{name}.py", name)
 
 
 def medqa_item(question, options, letter):

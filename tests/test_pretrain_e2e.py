@@ -10,13 +10,9 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, load_entry_point, read_jsonl, write_jsonl
+from helpers import REPO, build_pairs, read_jsonl, run_pretrain, run_seqcls, write_jsonl
 
 from linkbert.pretrain.model import LinkBertForPreTraining
-
-build_pairs = load_entry_point("pretrain/build_pairs.py")
-run_pretrain = load_entry_point("pretrain/run_pretrain.py")
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
 
 PEOPLE = "ana bo cyd dee eli fay gus hal ivo jen kai lou".split()
 TOWNS = "harrow olbury tessel brannock fenwick ashby".split()

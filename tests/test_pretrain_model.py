@@ -7,14 +7,12 @@ import shutil
 
 import pytest
 import torch
-from conftest import load_entry_point, write_jsonl
+from helpers import build_pairs, run_pretrain, write_jsonl
 
 from linkbert.pretrain.args import learning_rate_at
 from linkbert.pretrain.collator import PretrainCollator
 from linkbert.pretrain.model import LinkBertForPreTraining, from_config
 
-build_pairs = load_entry_point("pretrain/build_pairs.py")
-run_pretrain = load_entry_point("pretrain/run_pretrain.py")
 WORDS = "north south river hill town boat sheep wool honey storm bridge lamp ferry harbour".split()
 
 

@@ -9,15 +9,13 @@ import random
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import load_entry_point, write_jsonl
+from helpers import build_pairs, write_jsonl
 
 from linkbert.errors import DataError
 from linkbert.pretrain.convert import convert_pubmed, convert_wikipedia, normalize_title, strip_anchors
 from linkbert.pretrain.corpus import read_corpus
 from linkbert.pretrain.pairs import CONTIGUOUS, LINKED, RANDOM, count_types, sample_pairs
 from linkbert.pretrain.segments import pack_sentences, split_sentences, truncate_pair
-
-build_pairs = load_entry_point("pretrain/build_pairs.py")
 
 
 def synthetic_graph(num_docs=60, seed=0, min_segments=2, max_links=5):

@@ -1,14 +1,13 @@
 """Every recipe job, dry-run, parses with its entry script and carries the paper's hyperparameters
 (linkbert-facts.md §3, written out again here by hand)."""
 
-import importlib.util
 import os
 import shlex
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from helpers import REPO, load_module
 
 from linkbert.finetune.args import parse_args
 from linkbert.finetune.tasks.base import Task
@@ -85,9 +84,7 @@ def dry_run(recipe: str, task: str, **env) -> list[str]:
 
 
 def task_class_of(entry: str) -> type[Task]:
-    spec = importlib.util.spec_from_file_location("recipe_entry", entry)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(entry, "recipe_entry")
     return next(v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Task) and v is not Task)
 
 

@@ -8,10 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FAST_FLAGS, REPO, full_run_argv, load_entry_point, read_jsonl
-from test_seqcls_e2e import make_splits, relation_example
-
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
+from helpers import FAST_FLAGS, REPO, full_run_argv, make_seqcls_splits, read_jsonl, relation_example, run_seqcls
 
 
 def failure_report(result) -> str:
@@ -31,7 +28,7 @@ def seqcls_args(tiny_model, paths, out, *extra):
 
 def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, tmp_path):
     # an odd number of test examples: the distributed sampler pads, the gather must drop the padding
-    paths = make_splits(tmp_path, relation_example, sizes=(24, 9, 11))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(24, 9, 11))
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     assert run_seqcls(seqcls_args(tiny_model, paths, single)) == 0
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
@@ -51,7 +48,7 @@ def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, 
 
 
 def test_resumed_run_reaches_the_same_final_step(tiny_model, tmp_path):
-    paths = make_splits(tmp_path, relation_example, sizes=(32, 8, 8))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(32, 8, 8))
     full, crashed = tmp_path / "full", tmp_path / "crashed"
     args = seqcls_args(tiny_model, paths, full)
     args[args.index("--save_strategy") + 1 : args.index("--save_strategy") + 2] = ["steps", "--save_steps", "5"]
@@ -74,7 +71,7 @@ def warnings_logged(caplog) -> list[str]:
 
 
 def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_a_warning(tiny_model, tmp_path, capsys, caplog):
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "run"
     args = seqcls_args(tiny_model, paths, out, "--num_train_epochs", "1")
     args[args.index("--save_strategy") + 1 : args.index("--save_strategy") + 2] = ["steps", "--save_steps", "2"]
@@ -106,7 +103,7 @@ def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_
 
 
 def test_tensorboard_reporting_writes_event_files(tiny_model, tmp_path):
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "out"
     args = seqcls_args(tiny_model, paths, out, "--logging_steps", "2")
     args[args.index("--report_to") + 1] = "tensorboard"
@@ -118,7 +115,7 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "out"
     args = seqcls_args(tiny_model, paths, out, "--logging_steps", "2")
     args[args.index("--report_to") + 1] = "wandb"
@@ -134,7 +131,7 @@ def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path, ex
     FSDP's sharding itself is only exercised on GPUs (SHARDED=1 in the recipes)."""
     from safetensors.torch import load_file
 
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 6, 6))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 6, 6))
     out = tmp_path / "fsdp"
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),

@@ -2,17 +2,14 @@
 padded outputs, an end-to-end run scored again from its predictions file, and bad input."""
 
 import json
-import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from helpers import assert_one_line_error, make_ner_splits, ner_example, ner_run, read_jsonl, write_jsonl
 from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
 
 from linkbert.finetune.data import Split
 from linkbert.finetune.tasks.tokcls import TokClsDataArguments, TokenClassification
-
-run_ner = load_entry_point("tokcls/run_ner.py")
 
 # sorted tags: B-Chem 0, B-Gene 1, I-Chem 2, O 3
 SENTENCE = {"id": "s0", "tokens": ["metformin", "aspirin", "blocks", "kinase"], "ner_tags": ["B-Chem", "I-Chem", "O", "B-Gene"]}
@@ -109,21 +106,7 @@ def test_decode_keeps_gold_positions_of_outputs_padded_across_batches():
 
 
 # ---------------------------------------------------------------- end to end
-
-FILLER = "the binds and inhibits growth of with in study during".split()
-ENTITIES = [(["aspirin"], "Chem"), (["metformin"], "Chem"), (["kinase"], "Gene"), (["receptor"], "Gene"), (["tumor", "cells"], "Dis"), (["chronic", "disease"], "Dis")]
-
-
-def ner_example(rng, index):
-    """Entities are known words, except "beta", a Chem or a Gene at random: no model gets those all
-    right, so the scores checked below are not all 1.0."""
-    tokens, tags = [], []
-    for _ in range(rng.randint(1, 3)):
-        filler = rng.sample(FILLER, rng.randint(1, 3))
-        words, kind = rng.choice(ENTITIES + [(["beta"], rng.choice(["Chem", "Gene"]))])
-        tokens += filler + words
-        tags += ["O"] * len(filler) + [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
-    return {"tokens": tokens, "ner_tags": tags, "id": f"n{index}"}
+# (ner_example, make_ner_splits and ner_run are in helpers.py: test_padding_free runs them too)
 
 
 def pico_example(rng, index):
@@ -132,24 +115,10 @@ def pico_example(rng, index):
     return dict(record, ner_tags=["B" + tag[1:] if tag.startswith("I-") else tag for tag in record["ner_tags"]])
 
 
-def make_splits(tmp_path, sizes=(48, 16, 16), seed=0, make=ner_example):
-    rng = random.Random(seed)
-    return {split: write_jsonl(tmp_path / "data" / f"{split}.json", [make(rng, i) for i in range(size)]) for split, size in zip(("train", "dev", "test"), sizes)}
-
-
-def run(tiny_model, paths, out, *extra):
-    argv = [
-        *full_run_argv(tiny_model, paths, out),
-        "--max_seq_length", "64", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "5",
-        "--learning_rate", "5e-3", "--num_train_epochs", "4", *FAST_FLAGS, *extra,
-    ]  # fmt: skip
-    return run_ner(argv)
-
-
 def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_model, tmp_path):
-    paths = make_splits(tmp_path)
+    paths = make_ner_splits(tmp_path)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out) == 0
+    assert ner_run(tiny_model, paths, out) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "B-Chem", "1": "B-Dis", "2": "B-Gene", "3": "I-Dis", "4": "O"}
     for prefix, key, split in (("eval", "eval", "dev"), ("predict", "test", "test")):
@@ -180,9 +149,9 @@ def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_mod
 
 
 def test_ner_macro_flag_reports_macro_and_overall(tiny_model, tmp_path):
-    paths = make_splits(tmp_path, seed=1, make=pico_example)
+    paths = make_ner_splits(tmp_path, seed=1, make=pico_example)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out, "--return_macro_metrics", "--label_all_tokens") == 0
+    assert ner_run(tiny_model, paths, out, "--return_macro_metrics", "--label_all_tokens") == 0
     results = json.loads((out / "eval_results.json").read_text())
     assert {"eval_macro_precision", "eval_macro_recall", "eval_macro_f1", "eval_f1", "eval_accuracy"} <= set(results)
     records = read_jsonl(out / "eval_predictions.jsonl")
@@ -215,5 +184,5 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tiny_model, tmp_path, c
     paths = {name: write_jsonl(tmp_path / f"{name}.json", [GOOD, GOOD]) for name in ("train", "dev", "test")}
     write_jsonl(paths[split], records)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out) == 2
+    assert ner_run(tiny_model, paths, out) == 2
     assert_one_line_error(capsys, fragments, out)
