@@ -46,6 +46,8 @@ def test_hoc_grouping_differs_from_row_level_scoring():
     # row level: TP 0 of 2 predicted; document level: the two rows of doc 7 merge and both labels match
     ids, predictions, labels = ["7_1", "7_2"], [[1, 0], [0, 1]], [[0, 1], [1, 0]]
     assert hoc_document_prf1(ids, predictions, labels) == pytest.approx({"precision": 1.0, "recall": 1.0, "F1": 1.0})
+    # the same rows as two documents of their own (row-level scoring): no true positive
+    assert hoc_document_prf1(["7_1", "8_1"], predictions, labels) == {"precision": 0.0, "recall": 0.0, "F1": 0.0}
 
 
 def test_pearson_matches_the_textbook_formula():

@@ -145,7 +145,7 @@ def test_mmlu_missing_file_says_what_to_download(tmp_path, capsys):
     assert "professional_medicine_dev.csv: file not found; download it with `bash scripts/download_raw_data.sh mmlu`" in err
 
 
-def test_script_runs_from_the_repo_root_with_default_paths(tmp_path):
+def test_script_default_paths_are_relative_to_the_working_directory(tmp_path):
     # raw_data/ and data/ are relative to the working directory, as in the original scripts.
     write_mmlu(tmp_path / "raw_data")
     script = REPO / "scripts" / "preprocess_mmlu.py"

@@ -142,7 +142,7 @@ def test_demo_hook_runs(tmp_path):
     assert out["manifest"]["corpus_stats"]["links_dropped_unknown"] == 1 and out["manifest"]["corpus_stats"]["documents"] == 30
 
 
-def test_entry_scripts_answer_help_from_any_directory(tmp_path):
+def test_entry_scripts_answer_help_when_run_from_another_directory(tmp_path):
     for script in ("build_pairs.py", "run_pretrain.py", "convert_wikipedia.py", "convert_pubmed.py"):
         run = subprocess.run([sys.executable, str(REPO / "src" / "pretrain" / script), "--help"], capture_output=True, text=True, cwd=tmp_path)
         assert run.returncode == 0 and "usage" in run.stdout, run.stderr

@@ -63,6 +63,12 @@ def test_every_segment_is_an_anchor_once_per_pass():
     anchors = sorted((p.doc_a, p.seg_a) for p in pairs if p.label != CONTIGUOUS)
     assert len(set(anchors)) == len(anchors)  # no anchor twice among random/linked pairs
     assert len(pairs) == sum(segments)
+    # one pair per segment, in corpus order: pair i is anchored at the i-th segment, except that a
+    # last segment's contiguous pair starts one segment earlier (it has no successor)
+    every_segment = [(doc, seg) for doc, count in enumerate(segments) for seg in range(count)]
+    for pair, (doc, seg) in zip(pairs, every_segment):
+        last_contiguous = pair.label == CONTIGUOUS and seg == segments[doc] - 1
+        assert (pair.doc_a, pair.seg_a) == ((doc, seg - 1) if last_contiguous else (doc, seg)), (pair, doc, seg)
 
 
 def test_same_seed_same_pairs_other_seed_other_pairs():

@@ -163,7 +163,7 @@ def test_features_survive_datasets_map(tokenizer):
     assert [-1, -1] in mapped[0]["offset_mapping"]
 
 
-def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does():
+def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does(tokenizer):
     """The original's run_qa defaults to pad_to_max_length=True, and that is not only a speed
     choice: BertForQuestionAnswering's start/end softmax spans every position, padding included,
     so the same window trained at another padded length has another loss."""
@@ -171,12 +171,17 @@ def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does():
     from transformers import BertConfig, BertForQuestionAnswering
 
     from linkbert.finetune.args import parse_args
-    from linkbert.finetune.tasks.qa import QADataArguments
+    from linkbert.finetune.tasks.qa import ExtractiveQA, QADataArguments
 
-    _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o"])
+    flags = ["--model_name_or_path", "m", "--output_dir", "o", "--max_seq_length", str(MAX_LEN), "--doc_stride", str(STRIDE)]
+    _, data_args, _ = parse_args(QADataArguments, flags)
     assert data_args.pad_to_max_length is True
-    _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o", "--no_pad_to_max_length"])
+    # the task's windows, train and eval alike, all MAX_LEN long
+    for split in ("train", "validation"):
+        assert {len(ids) for ids in ExtractiveQA(data_args).featurize(batch("maple 38"), tokenizer, split)["input_ids"]} == {MAX_LEN}
+    _, data_args, _ = parse_args(QADataArguments, [*flags, "--no_pad_to_max_length"])
     assert data_args.pad_to_max_length is False
+    assert min(len(ids) for ids in ExtractiveQA(data_args).featurize(batch("maple 38"), tokenizer, "train")["input_ids"]) < MAX_LEN
 
     torch.manual_seed(0)
     model = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=2)).eval()

@@ -26,7 +26,11 @@ def seqcls_args(tiny_model, paths, out, *extra):
     ]  # fmt: skip
 
 
-def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, tmp_path):
+def test_two_process_gloo_ddp_run_writes_every_result_and_one_prediction_per_example(tiny_model, tmp_path):
+    """torchrun, 2 processes, gloo: the results files carry the same keys as a single-process run's,
+    the predictions files hold exactly one record per example in file order, and the step count is
+    that of the global batch (2 processes x 4). The scores themselves are not compared: the two runs
+    see different batches, so they train to different weights."""
     # an odd number of test examples: the distributed sampler pads, the gather must drop the padding
     paths = make_seqcls_splits(tmp_path, relation_example, sizes=(24, 9, 11))
     single, ddp = tmp_path / "single", tmp_path / "ddp"
@@ -124,11 +128,13 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("extra", [[], ["--padding_free"]], ids=["padded", "padding_free"])
-def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path, extra):
-    """The original's --sharded_ddp (fairscale) is translated to the Trainer's FSDP flags and the run
-    completes on two processes, with the padding-free encoder too; the saved model is a full,
-    ordinary checkpoint. On CPU, accelerate has no FSDP and trains these processes with DDP, so
-    FSDP's sharding itself is only exercised on GPUs (SHARDED=1 in the recipes)."""
+def test_sharded_ddp_flag_is_translated_to_fsdp_and_a_two_process_run_trains(tiny_model, tmp_path, extra):
+    """The original's --sharded_ddp zero_dp_3 (fairscale) is translated to the Trainer's --fsdp flags
+    (the run announces the translation), and a two-process torchrun run with them, with the
+    padding-free encoder too, completes, saves a full, ordinary checkpoint whose encoder weights
+    changed, and predicts every test example. This does not test FSDP itself: on CPU accelerate has
+    no FSDP and trains the two processes with DDP, so sharding is only exercised on GPUs (SHARDED=1
+    in the recipes)."""
     from safetensors.torch import load_file
 
     paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 6, 6))
@@ -138,7 +144,7 @@ def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path, ex
            str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra)]  # fmt: skip
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, failure_report(result)
-    assert "runs as PyTorch FSDP" in result.stdout + result.stderr
+    assert """--sharded_ddp zero_dp_3 (fairscale) runs as PyTorch FSDP: --fsdp --fsdp_config '{"reshard_after_forward": true}'""" in result.stdout + result.stderr
     trained = load_file(out / "model.safetensors")
     initial = load_file(tiny_model / "model.safetensors")
     encoder = [name for name in trained if name.startswith("bert.encoder.")]
