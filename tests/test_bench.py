@@ -4,6 +4,7 @@ really built, on a shape small enough for the CPU."""
 import json
 import random
 
+import pytest
 from helpers import REPO, load_module
 
 
@@ -16,6 +17,7 @@ finetune_throughput = load_bench_module("finetune_throughput")
 summarize = load_bench_module("summarize")
 
 
+@pytest.mark.slow
 def test_token_counts_and_report_of_a_qa_run(tmp_path, capsys):
     output = tmp_path / "report.json"
     steps = 3

@@ -254,6 +254,7 @@ def assert_same_metrics(padded, padding_free, prefix, rel):
         assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, tmp_path):
     """The learnable pair task with the recipes' optimizer (AdamW): the same predictions, the same
     accuracy (well above chance), losses equal up to the noise Adam magnifies."""
@@ -290,8 +291,13 @@ def mc_runner(model, tmp_path):
 
 @pytest.mark.parametrize(
     "make,flags",
-    [(qa_runner, ()), (ner_runner, ()), (mc_runner, ()), (ner_runner, ("--padding_free_bucket", "64")), (ner_runner, ("--padding_free_attention", "varlen"))],
-    ids=["qa", "ner", "mc", "ner-bucketed", "ner-varlen"],
+    [
+        pytest.param(qa_runner, (), id="qa", marks=pytest.mark.slow),
+        pytest.param(ner_runner, (), id="ner"),
+        pytest.param(mc_runner, (), id="mc"),
+        pytest.param(ner_runner, ("--padding_free_bucket", "64"), id="ner-bucketed"),
+        pytest.param(ner_runner, ("--padding_free_attention", "varlen"), id="ner-varlen", marks=pytest.mark.slow),
+    ],
 )
 def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path, make, flags):
     """Plain SGD keeps float noise at the 1e-6 level, so scores and predictions must agree. QA pads

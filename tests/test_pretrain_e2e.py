@@ -50,6 +50,7 @@ def pretrained(tmp_path_factory):
     return {"root": root, "bert": bert, "pairs": root / "pairs", "out": out}
 
 
+@pytest.mark.slow
 def test_losses_fall_and_drp_accuracy_is_logged_per_pair_type(pretrained):
     log = read_jsonl(pretrained["out"] / "pretrain_log.jsonl")
     assert [r["step"] for r in log] == list(range(5, 61, 5))
@@ -65,6 +66,7 @@ def test_losses_fall_and_drp_accuracy_is_logged_per_pair_type(pretrained):
     assert min(manifest["pair_counts"].values()) > 0.25 * manifest["num_pairs"]
 
 
+@pytest.mark.slow
 def test_output_is_a_standard_bert_checkpoint(pretrained):
     from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -84,6 +86,7 @@ def test_output_is_a_standard_bert_checkpoint(pretrained):
         assert set(loaded) <= set(encoder)
 
 
+@pytest.mark.slow
 def test_checkpoint_fine_tunes_with_run_seqcls(pretrained, tmp_path):
     rng = random.Random(1)
     towns = {t: i % 2 for i, t in enumerate(TOWNS)}  # a made-up binary property of each town
@@ -106,6 +109,7 @@ def test_checkpoint_fine_tunes_with_run_seqcls(pretrained, tmp_path):
     assert math.isclose(results["eval_accuracy"], accuracy)
 
 
+@pytest.mark.slow
 def test_from_scratch_with_streaming(pretrained, tmp_path):
     out = tmp_path / "scratch"
     argv = ["--config_name", str(pretrained["bert"] / "config.json"), "--tokenizer_name", str(pretrained["bert"]),
@@ -142,6 +146,7 @@ def test_demo_hook_runs(tmp_path):
     assert out["manifest"]["corpus_stats"]["links_dropped_unknown"] == 1 and out["manifest"]["corpus_stats"]["documents"] == 30
 
 
+@pytest.mark.slow
 def test_entry_scripts_answer_help_when_run_from_another_directory(tmp_path):
     for script in ("build_pairs.py", "run_pretrain.py", "convert_wikipedia.py", "convert_pubmed.py"):
         run = subprocess.run([sys.executable, str(REPO / "src" / "pretrain" / script), "--help"], capture_output=True, text=True, cwd=tmp_path)

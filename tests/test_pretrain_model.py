@@ -168,6 +168,7 @@ def parameters(directory):
     return dict(LinkBertForPreTraining.from_pretrained(directory).named_parameters())
 
 
+@pytest.mark.slow
 def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(setup, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_pretrain(pretrain_argv(setup, straight)) == 0

@@ -28,6 +28,7 @@ def qa_splits(tmp_path):
     return make_qa_splits(tmp_path)
 
 
+@pytest.mark.slow
 def test_qa_run_reports_f1_recomputed_from_its_predictions(tiny_model, qa_splits, tmp_path):
     out = tmp_path / "out"
     assert run_qa(qa_args(tiny_model, qa_splits, out)) == 0

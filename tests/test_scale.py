@@ -26,6 +26,7 @@ def seqcls_args(tiny_model, paths, out, *extra):
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_two_process_gloo_ddp_run_writes_every_result_and_one_prediction_per_example(tiny_model, tmp_path):
     """torchrun, 2 processes, gloo: the results files carry the same keys as a single-process run's,
     the predictions files hold exactly one record per example in file order, and the step count is
@@ -115,6 +116,7 @@ def test_tensorboard_reporting_writes_event_files(tiny_model, tmp_path):
     assert list(out.rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
@@ -127,6 +129,7 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
     assert list((tmp_path / "wandb").glob("offline-run-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], ["--padding_free"]], ids=["padded", "padding_free"])
 def test_sharded_ddp_flag_is_translated_to_fsdp_and_a_two_process_run_trains(tiny_model, tmp_path, extra):
     """The original's --sharded_ddp zero_dp_3 (fairscale) is translated to the Trainer's --fsdp flags

@@ -62,6 +62,7 @@ def test_single_label_prf1_matches_recomputation(tiny_model, tmp_path):
     assert not (out / "eval_outputs.json").exists()
 
 
+@pytest.mark.slow
 def test_pair_task_is_learned_well_above_chance(tiny_model, tmp_path):
     paths = make_seqcls_splits(tmp_path, pair_example, sizes=(96, 32, 32))
     out = tmp_path / "out"
