@@ -14,9 +14,10 @@ import random
 
 import pytest
 import torch
-from conftest import VOCAB_TEXT, load_entry_point, write_jsonl
+from helpers import VOCAB_TEXT, load_entry_point, write_jsonl
 from safetensors.torch import load_file
 
+from linkbert.cli import flags
 from linkbert.tools.tiny_bert import build_tiny_bert
 
 WORDS = "the protein binds gene growth tumor cells patients with chronic disease study".split()
@@ -26,7 +27,9 @@ LEARNING_RATE = 0.5
 @pytest.fixture(scope="module")
 def still_model(tmp_path_factory):
     """The tiny BERT with dropout off, so micro-batches and the full batch see the same function."""
-    return build_tiny_bert(tmp_path_factory.mktemp("still") / "bert", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=1)
+    return build_tiny_bert(
+        tmp_path_factory.mktemp("still") / "bert", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=1
+    )
 
 
 def sentence(rng, n):
@@ -34,24 +37,54 @@ def sentence(rng, n):
 
 
 def seqcls_records(rng):
-    return [{"id": f"r{i}", "sentence": sentence(rng, rng.randint(3, 9)), "label": rng.choice(["0", "CPR:3", "CPR:4"])} for i in range(8)]
+    return [
+        {"id": f"r{i}", "sentence": sentence(rng, rng.randint(3, 9)), "label": rng.choice(["0", "CPR:3", "CPR:4"])}
+        for i in range(8)
+    ]
 
 
 def regression_records(rng):
-    return [{"id": f"s{i}", "sentence1": sentence(rng, 4), "sentence2": sentence(rng, rng.randint(2, 7)), "label": rng.uniform(0, 5)} for i in range(8)]
+    return [
+        {
+            "id": f"s{i}",
+            "sentence1": sentence(rng, 4),
+            "sentence2": sentence(rng, rng.randint(2, 7)),
+            "label": rng.uniform(0, 5),
+        }
+        for i in range(8)
+    ]
 
 
 def multilabel_records(rng):
-    return [{"id": f"{i}_0", "sentence": sentence(rng, rng.randint(3, 8)), "label": [rng.randint(0, 1) for _ in range(3)]} for i in range(8)]
+    return [
+        {"id": f"{i}_0", "sentence": sentence(rng, rng.randint(3, 8)), "label": [rng.randint(0, 1) for _ in range(3)]}
+        for i in range(8)
+    ]
 
 
 def ner_records(rng):
     # WORDS are whole words of the tiny vocabulary: one piece each, five labelled tokens per sentence
-    return [{"id": f"n{i}", "tokens": [rng.choice(WORDS) for _ in range(5)], "ner_tags": [rng.choice(["O", "B-Chem", "I-Chem"]) for _ in range(5)]} for i in range(8)]
+    return [
+        {
+            "id": f"n{i}",
+            "tokens": [rng.choice(WORDS) for _ in range(5)],
+            "ner_tags": [rng.choice(["O", "B-Chem", "I-Chem"]) for _ in range(5)],
+        }
+        for i in range(8)
+    ]
 
 
 def mc_records(rng):
-    return [{"id": f"q{i}", "sent1": sentence(rng, 5), "sent2": "", **{f"ending{k}": sentence(rng, rng.randint(1, 3)) for k in range(4)}, "label": rng.randint(0, 3)} for i in range(8)]
+    return [
+        {
+            "id": f"q{i}",
+            "sent1": sentence(rng, 5),
+            "sent2": "",
+            **{f"ending{k}": sentence(rng, rng.randint(1, 3)) for k in range(4)},
+            "label": rng.randint(0, 3),
+        }
+        for i in range(8)
+    ]
 
 
 def qa_records(rng):
@@ -59,7 +92,14 @@ def qa_records(rng):
     for i in range(8):
         answer = rng.choice(["alpha", "beta", "gamma", "delta"])
         context = f"{sentence(rng, rng.randint(3, 8))} the answer is {answer} . {sentence(rng, 3)}"
-        records.append({"id": f"a{i}", "question": f"what is {sentence(rng, 2)} ?", "context": context, "answers": {"text": [answer], "answer_start": [context.index(f"is {answer}") + 3]}})
+        records.append(
+            {
+                "id": f"a{i}",
+                "question": f"what is {sentence(rng, 2)} ?",
+                "context": context,
+                "answers": {"text": [answer], "answer_start": [context.index(f"is {answer}") + 3]},
+            }
+        )
     return records
 
 
@@ -76,14 +116,32 @@ HEADS = {
 
 def one_step(script, model, train_file, out, batch, accumulation, extra):
     argv = [
-        "--model_name_or_path", str(model), "--train_file", str(train_file), "--do_train", "--output_dir", str(out),
-        "--max_seq_length", "64", "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accumulation),
-        "--max_steps", "1", "--optim", "sgd", "--learning_rate", str(LEARNING_RATE), "--lr_scheduler_type", "constant",
-        "--max_grad_norm", "1e9", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none",
-        "--disable_tqdm", "true", "--log_level", "warning", "--seed", "7", *extra,
-    ]  # fmt: skip
+        *flags(
+            model_name_or_path=model,
+            train_file=train_file,
+            do_train=True,
+            output_dir=out,
+            max_seq_length="64",
+            per_device_train_batch_size=batch,
+            gradient_accumulation_steps=accumulation,
+            max_steps="1",
+            optim="sgd",
+            learning_rate=LEARNING_RATE,
+            lr_scheduler_type="constant",
+            max_grad_norm="1e9",
+            logging_steps="1",
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm="true",
+            log_level="warning",
+            seed="7",
+        ),
+        *extra,
+    ]
     assert load_entry_point(script)(argv) == 0
-    step_log = next(entry for entry in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in entry)
+    step_log = next(
+        entry for entry in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in entry
+    )
     train_loss = json.loads((out / "train_results.json").read_text())["train_loss"]
     return load_file(out / "model.safetensors"), step_log, train_loss
 
@@ -93,7 +151,9 @@ def test_accumulated_step_equals_full_batch_step(still_model, tmp_path, head):
     script, make_records, extra = HEADS[head]
     train_file = write_jsonl(tmp_path / "train.json", make_records(random.Random(head)))
     full, full_log, full_loss = one_step(script, still_model, train_file, tmp_path / "full", 8, 1, extra)
-    accumulated, accumulated_log, accumulated_loss = one_step(script, still_model, train_file, tmp_path / "accumulated", 2, 4, extra)
+    accumulated, accumulated_log, accumulated_loss = one_step(
+        script, still_model, train_file, tmp_path / "accumulated", 2, 4, extra
+    )
 
     # the logged loss of the step is the per-step mean (before the fix it was 4x with accumulation 4)
     assert accumulated_loss == pytest.approx(full_loss, rel=1e-5)
@@ -143,25 +203,37 @@ def pretraining_batch(vocab_size, rows=8, length=12):
             labels[row, position] = input_ids[row, position]
             input_ids[row, position] = 4  # [MASK]
     return {
-        "input_ids": input_ids, "token_type_ids": torch.zeros_like(input_ids), "attention_mask": torch.ones_like(input_ids),
-        "labels": labels, "drp_labels": torch.arange(rows) % 3,
-    }  # fmt: skip
+        "input_ids": input_ids,
+        "token_type_ids": torch.zeros_like(input_ids),
+        "attention_mask": torch.ones_like(input_ids),
+        "labels": labels,
+        "drp_labels": torch.arange(rows) % 3,
+    }
 
 
 def pretraining_step(config, batch, per_device, accumulation):
     from linkbert.pretrain.args import PretrainArguments
-    from linkbert.pretrain.model import from_config
     from linkbert.pretrain.distributed import Dist
     from linkbert.pretrain.meter import Meter
+    from linkbert.pretrain.model import from_config
     from linkbert.pretrain.train import train_step
 
     model = from_config(config, seed=0).train()
     initial = {name: value.clone() for name, value in model.state_dict().items()}
-    args = PretrainArguments(train_dir="unused", output_dir="unused", config_name="unused", tokenizer_name="unused",
-                             per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation, max_grad_norm=0)  # fmt: skip
+    args = PretrainArguments(
+        train_dir="unused",
+        output_dir="unused",
+        config_name="unused",
+        tokenizer_name="unused",
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        max_grad_norm=0,
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     meter = Meter(torch.device("cpu"))
-    norm = train_step(model, RowStream(), FixedBatchCollator(batch), optimizer, None, meter, LEARNING_RATE, args, Dist())
+    norm = train_step(
+        model, RowStream(), FixedBatchCollator(batch), optimizer, None, meter, LEARNING_RATE, args, Dist()
+    )
     return model.state_dict(), initial, norm, meter.result(Dist())
 
 
@@ -177,4 +249,7 @@ def test_pretraining_accumulated_step_equals_full_batch_step(still_model):
     assert accumulated_norm == pytest.approx(full_norm, rel=1e-4) and full_norm > 1e-3
     for name, weight in full.items():
         torch.testing.assert_close(accumulated[name], weight, rtol=1e-4, atol=1e-6, msg=name)
-    assert not torch.equal(full["bert.encoder.layer.0.attention.self.query.weight"], initial["bert.encoder.layer.0.attention.self.query.weight"])
+    assert not torch.equal(
+        full["bert.encoder.layer.0.attention.self.query.weight"],
+        initial["bert.encoder.layer.0.attention.self.query.weight"],
+    )

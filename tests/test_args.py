@@ -2,17 +2,23 @@
 
 import pytest
 
-from linkbert.finetune.args import parse_args, translate_legacy_flags
+from linkbert.cli import flags
 from linkbert.errors import UsageError
+from linkbert.finetune.args import parse_args, translate_legacy_flags
 from linkbert.finetune.tasks.seqcls import SeqClsDataArguments
 
-WD = ["--weight_decay", "0.01", "--adam_beta1", "0.9", "--adam_beta2", "0.98", "--adam_epsilon", "1e-6"]
-# The original BLURB sequence-classification jobs (linkbert-facts.md §3): task, metric flag, max length,
+WD = flags(weight_decay="0.01", adam_beta1="0.9", adam_beta2="0.98", adam_epsilon="1e-6")
+# The original BLURB sequence-classification jobs (its recipe files): task, metric flag, max length,
 # then per model: batch, accumulation, lr, warmup (steps "100", ratio "r.5", or None), epochs, extras.
 BLURB_SEQCLS = {
     "pubmedqa_hf": ([], 512, (16, 1, "2e-5", "100", 30, []), (8, 4, "3e-5", "r.5", 23, [])),
     "bioasq_hf": ([], 512, (16, 1, "2e-5", "100", 20, []), (8, 4, "3e-5", "r.5", 30, [])),
-    "BIOSSES_hf": (["--metric_name", "pearsonr"], 512, (16, 1, "1e-5", None, 30, ["--seed", "5"]), (8, 4, "3e-5", "r.5", 100, WD)),
+    "BIOSSES_hf": (
+        ["--metric_name", "pearsonr"],
+        512,
+        (16, 1, "1e-5", None, 30, ["--seed", "5"]),
+        (8, 4, "3e-5", "r.5", 100, WD),
+    ),
     "HoC_hf": (["--metric_name", "hoc"], 512, (32, 1, "4e-5", None, 40, []), (8, 4, "3e-5", "r.5", 20, [])),
     "chemprot_hf": (["--metric_name", "PRF1"], 256, (32, 1, "3e-5", None, 10, []), (16, 1, "2e-5", "r.5", 4, [])),
     "DDI_hf": (["--metric_name", "PRF1"], 256, (32, 1, "2e-5", None, 5, []), (16, 1, "2e-5", "r.5", 3, [])),
@@ -22,15 +28,46 @@ BLURB_SEQCLS = {
 
 def blurb_command(task, model, settings, metric, length):
     batch, accum, lr, warmup, epochs, extra = settings
-    warmup_flags = [] if warmup is None else (["--warmup_ratio", warmup[1:]] if warmup.startswith("r") else ["--warmup_steps", warmup])
+    warmup_flags = (
+        []
+        if warmup is None
+        else (["--warmup_ratio", warmup[1:]] if warmup.startswith("r") else ["--warmup_steps", warmup])
+    )
     data = f"../data/seqcls/{task}"
     return [
-        "--model_name_or_path", f"michiyasunaga/{model}", "--train_file", f"{data}/train.json", "--validation_file", f"{data}/dev.json",
-        "--test_file", f"{data}/test.json", "--do_train", "--do_eval", "--do_predict", *metric,
-        "--per_device_train_batch_size", str(batch), "--gradient_accumulation_steps", str(accum), "--fp16",
-        "--learning_rate", lr, *warmup_flags, "--num_train_epochs", str(epochs), "--max_seq_length", str(length),
-        "--save_strategy", "no", "--evaluation_strategy", "no", "--output_dir", f"runs/{task}/{model}", "--overwrite_output_dir", *extra,
-    ]  # fmt: skip
+        "--model_name_or_path",
+        f"michiyasunaga/{model}",
+        "--train_file",
+        f"{data}/train.json",
+        "--validation_file",
+        f"{data}/dev.json",
+        "--test_file",
+        f"{data}/test.json",
+        "--do_train",
+        "--do_eval",
+        "--do_predict",
+        *metric,
+        "--per_device_train_batch_size",
+        str(batch),
+        "--gradient_accumulation_steps",
+        str(accum),
+        "--fp16",
+        "--learning_rate",
+        lr,
+        *warmup_flags,
+        "--num_train_epochs",
+        str(epochs),
+        "--max_seq_length",
+        str(length),
+        "--save_strategy",
+        "no",
+        "--evaluation_strategy",
+        "no",
+        "--output_dir",
+        f"runs/{task}/{model}",
+        "--overwrite_output_dir",
+        *extra,
+    ]
 
 
 CASES = [
@@ -61,15 +98,25 @@ def test_every_blurb_seqcls_command_line_parses(task, model, settings, metric, l
 
 
 def test_renamed_flags_are_translated():
-    argv = ["--evaluation_strategy", "steps", "--warmup_ratio", "0.1", "--group_by_length", "--sharded_ddp", "zero_dp_3", "--fp16"]
-    assert translate_legacy_flags(argv) == [
-        "--eval_strategy", "steps", "--warmup_steps", "0.1", "--train_sampling_strategy", "group_by_length",
-        "--fsdp", "--fsdp_config", '{"reshard_after_forward": true}', "--fp16",
-    ]  # fmt: skip
+    argv = flags(
+        evaluation_strategy="steps", warmup_ratio="0.1", group_by_length=True, sharded_ddp="zero_dp_3", fp16=True
+    )
+    assert translate_legacy_flags(argv) == flags(
+        eval_strategy="steps",
+        warmup_steps="0.1",
+        train_sampling_strategy="group_by_length",
+        fsdp=True,
+        fsdp_config='{"reshard_after_forward": true}',
+        fp16=True,
+    )
 
 
 def test_equals_form_and_dropped_flags():
-    assert translate_legacy_flags(["--evaluation_strategy=epoch", "--use_auth_token", "--do_train"]) == ["--eval_strategy", "epoch", "--do_train"]
+    assert translate_legacy_flags(["--evaluation_strategy=epoch", "--use_auth_token", "--do_train"]) == [
+        "--eval_strategy",
+        "epoch",
+        "--do_train",
+    ]
     assert translate_legacy_flags(["--use_auth_token", "false", "--seed", "3"]) == ["--seed", "3"]
 
 
@@ -86,7 +133,9 @@ def test_hub_datasets_and_non_json_files_are_refused():
         parse_args(SeqClsDataArguments, base + ["--train_file", "train.csv"])
 
 
-@pytest.mark.parametrize("typo", [["--num_train_epoch", "1"], ["--learning_rat", "1e-5"], ["--per_device_train_batch", "4"]])
+@pytest.mark.parametrize(
+    "typo", [["--num_train_epoch", "1"], ["--learning_rat", "1e-5"], ["--per_device_train_batch", "4"]]
+)
 def test_abbreviated_flags_are_refused_by_name(typo):
     base = ["--model_name_or_path", "m", "--output_dir", "o"]
     with pytest.raises(UsageError, match="not used") as caught:
@@ -102,7 +151,7 @@ def test_output_dir_is_required():
 def test_pretraining_refuses_abbreviations_too():
     from linkbert.pretrain.args import parse_args as parse_pretrain_args
 
-    base = ["--train_dir", "d", "--output_dir", "o", "--model_name_or_path", "m"]
+    base = flags(train_dir="d", output_dir="o", model_name_or_path="m")
     assert parse_pretrain_args(base + ["--max_steps", "5"]).max_steps == 5
     with pytest.raises(UsageError, match="--max_step"):
         parse_pretrain_args(base + ["--max_step", "5"])

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import FAST_FLAGS, REPO, VOCAB_TEXT, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from helpers import FAST_FLAGS, REPO, VOCAB_TEXT, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+
+from linkbert.cli import flags
 
 
 def load_script(name: str):
@@ -662,16 +664,23 @@ def corpus_documents(count: int = 12, seed: int = 0) -> list[dict]:
 def pairs(tiny_model, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pairs")
     corpus = write_jsonl(root / "corpus.jsonl", corpus_documents())
-    argv = ["--corpus", str(corpus), "--tokenizer", str(tiny_model), "--output_dir", str(root / "pairs"),
-            "--max_seq_length", "32", "--seed", "0", "--num_shards", "2"]  # fmt: skip
+    argv = flags(
+        corpus=corpus, tokenizer=tiny_model, output_dir=root / "pairs", max_seq_length="32", seed="0", num_shards="2"
+    )
     assert ENTRY["build_pairs"](argv) == 0
     return root / "pairs"
 
 
 def pretrain(ctx, *extra, model: Path | None = None, train_dir: Path | None = None) -> list[str]:
-    argv = ["--model_name_or_path", str(model or ctx.model), "--train_dir", str(train_dir or ctx.pairs),
-            "--output_dir", str(ctx.tmp / "out"), "--max_steps", "2", "--per_device_train_batch_size", "2",
-            "--logging_steps", "1", "--save_steps", "100"]  # fmt: skip
+    argv = flags(
+        model_name_or_path=model or ctx.model,
+        train_dir=train_dir or ctx.pairs,
+        output_dir=ctx.tmp / "out",
+        max_steps="2",
+        per_device_train_batch_size="2",
+        logging_steps="1",
+        save_steps="100",
+    )
     return [*argv, *extra]
 
 
@@ -797,8 +806,7 @@ def _(ctx):
 
 def build(ctx, *extra, corpus_items=None, tokenizer: Path | None = None) -> list[str]:
     corpus = write_lines(ctx.tmp / "corpus.jsonl", corpus_documents() if corpus_items is None else corpus_items)
-    argv = ["--corpus", str(corpus), "--tokenizer", str(tokenizer or ctx.model), "--output_dir", str(ctx.tmp / "out"),
-            "--max_seq_length", "32"]  # fmt: skip
+    argv = flags(corpus=corpus, tokenizer=tokenizer or ctx.model, output_dir=ctx.tmp / "out", max_seq_length="32")
     return [*argv, *extra]
 
 
@@ -1092,7 +1100,7 @@ def mrqa(ctx, train=None, dev=None, gz=False, *extra) -> list[str]:
         write_lines(raw / part / f"SQuAD{suffix}", items, gz=gz)
     (ctx.tmp / "splits").mkdir()
     (ctx.tmp / "splits" / "inhouse_split_squad.json").write_text(json.dumps({"dev": [0, 2], "test": [1, 3]}))
-    argv = ["--raw_dir", str(raw), "--splits_dir", str(ctx.tmp / "splits"), "--output_dir", str(ctx.tmp / "out")]
+    argv = flags(raw_dir=raw, splits_dir=ctx.tmp / "splits", output_dir=ctx.tmp / "out")
     return [*argv, "--datasets", "squad", *extra]
 
 
@@ -1185,7 +1193,7 @@ def blurb(ctx, folder: str, task: str, texts: dict[str, str | bytes], output_dir
         path = raw / folder / f"{split}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    return ["--raw_dir", str(raw), "--output_dir", str(output_dir or ctx.tmp / "out"), "--tasks", task]
+    return flags(raw_dir=raw, output_dir=output_dir or ctx.tmp / "out", tasks=task)
 
 
 CHEMPROT = "c1\tThe @CHEMICAL$ inhibits @GENE$.\tCPR:4\nc2\tNo relation here.\tfalse\n"
@@ -1403,7 +1411,7 @@ def runs_tree(ctx) -> Path:
 
 
 def tables(ctx, runs: Path, out: Path, *extra) -> list[str]:
-    return ["--runs", str(runs), "--output_dir", str(out), "--no_plots", *extra]
+    return [*flags(runs=runs, output_dir=out, no_plots=True), *extra]
 
 
 @case("make_tables", "malformed", "runs-not-a-folder")

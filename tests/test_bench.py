@@ -1,31 +1,29 @@
 """The fine-tuning benchmark's bookkeeping (not its speed): token counts of the batches the Trainer
 really built, on a shape small enough for the CPU."""
 
-import importlib.util
 import json
 import random
-import sys
 
-from conftest import REPO
+import pytest
+from helpers import REPO, load_module
+
+from linkbert.cli import flags
 
 
 def load_bench_module(name: str):
     """Import bench/<name>.py under its own name (summarize imports finetune_throughput by name)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "bench" / f"{name}.py", name, register=True)
 
 
 finetune_throughput = load_bench_module("finetune_throughput")
 summarize = load_bench_module("summarize")
 
 
+@pytest.mark.slow
 def test_token_counts_and_report_of_a_qa_run(tmp_path, capsys):
     output = tmp_path / "report.json"
     steps = 3
-    argv = ["--shape", "tiny-qa", "--steps", str(steps), "--settings", "original,padfree", "--learnable_steps", "0", "--output", str(output)]
+    argv = flags(shape="tiny-qa", steps=steps, settings="original,padfree", learnable_steps="0", output=output)
     assert finetune_throughput.main(argv) == 0
     report = json.loads(output.read_text())
     _, _, _, _, max_length, batch, mean, std, low = finetune_throughput.SHAPES["tiny-qa"]

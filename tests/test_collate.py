@@ -97,7 +97,11 @@ def test_same_tensors_as_the_token_classification_collator(tokenizer, multiple):
 def test_same_tensors_as_padding_every_option_then_reshaping(tokenizer):
     """The original's multiple-choice collator: flatten the options, pad them together, reshape."""
     features = random_features(random.Random(2), 6, LABELS["class"], options=4)
-    flat = [{key: value[option] for key, value in feature.items() if key != "labels"} for feature in features for option in range(4)]
+    flat = [
+        {key: value[option] for key, value in feature.items() if key != "labels"}
+        for feature in features
+        for option in range(4)
+    ]
     padded = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)(flat)
     theirs = {key: tensor.view(6, 4, -1) for key, tensor in padded.items()}
     theirs["labels"] = torch.tensor([feature["labels"] for feature in features])

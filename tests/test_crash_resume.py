@@ -11,11 +11,10 @@ import sys
 
 import pytest
 import torch
-from conftest import FAST_FLAGS, REPO, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from helpers import FAST_FLAGS, REPO, full_run_argv, read_jsonl, relation_example, run_seqcls, write_jsonl
 from safetensors.torch import load_file
 
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
-WORDS = "the protein binds gene growth tumor cells patients with chronic disease study".split()
+from linkbert.cli import flags
 
 # Runs the real entry point in a child process whose torch.save kills the process (SIGKILL, no
 # cleanup of any kind) when it is about to write the optimizer state of checkpoint-8: by then the
@@ -35,17 +34,10 @@ sys.exit(module.main(sys.argv[2:]))
 """
 
 
-def relation_example(rng, index):
-    label = rng.choice(["0", "CPR:3", "CPR:4"])
-    verb = {"0": "and", "CPR:3": "activates", "CPR:4": "inhibits"}[label]
-    noise = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6)))
-    return {"id": f"r{index}", "sentence": f"{noise} aspirin {verb} kinase", "label": label}
-
-
 def run_args(model, paths, out):
     args = [
         *full_run_argv(model, paths, out),
-        *["--max_seq_length", "48", "--per_device_train_batch_size", "4", "--learning_rate", "1e-3"],
+        *flags(max_seq_length="48", per_device_train_batch_size="4", learning_rate="1e-3"),
         *["--num_train_epochs", "2", "--metric_name", "PRF1", *FAST_FLAGS],
     ]
     at = args.index("--save_strategy")
@@ -53,6 +45,7 @@ def run_args(model, paths, out):
     return args
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_checkpoint_resumes_to_the_same_result(tiny_model, tmp_path, caplog):
     rng = random.Random(5)
     paths = {

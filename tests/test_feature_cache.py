@@ -1,17 +1,13 @@
 """Tokenized splits are cached by datasets; a new version of the package must not reuse them."""
 
-from conftest import FAST_FLAGS, full_run_argv, load_entry_point
+from helpers import FAST_FLAGS, full_run_argv, make_seqcls_splits, relation_example, run_seqcls
 
 import linkbert.finetune.run
 from linkbert.finetune.tasks.seqcls import SequenceClassification
 
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
-
 
 def test_tokenized_splits_are_reused_only_by_the_same_package_source(tiny_model, tmp_path, monkeypatch):
-    from test_seqcls_e2e import make_splits, relation_example
-
-    paths = make_splits(tmp_path, relation_example, sizes=(8, 4, 4))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(8, 4, 4))
     featurized = []
     original = SequenceClassification.featurize
 
@@ -23,7 +19,9 @@ def test_tokenized_splits_are_reused_only_by_the_same_package_source(tiny_model,
 
     def run(name):
         featurized.clear()
-        assert run_seqcls([*full_run_argv(tiny_model, paths, tmp_path / name), "--max_seq_length", "32", *FAST_FLAGS]) == 0
+        assert (
+            run_seqcls([*full_run_argv(tiny_model, paths, tmp_path / name), "--max_seq_length", "32", *FAST_FLAGS]) == 0
+        )
         return sorted(set(featurized))
 
     assert run("first") == ["test", "train", "validation"]

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from linkbert.cli import flags
 from linkbert.tools.launch import batch_plan, command, job_arguments
 
 
@@ -39,12 +40,18 @@ def test_multi_node_command_goes_through_torchrun():
     env = {"NPROC": "4", "NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "1234"}
     cmd = command("e.py", ["--x"], env)
     assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
-    for flag, value in (("--nproc_per_node", "4"), ("--nnodes", "2"), ("--node_rank", "1"), ("--master_addr", "10.0.0.1"), ("--master_port", "1234")):
+    for flag, value in (
+        ("--nproc_per_node", "4"),
+        ("--nnodes", "2"),
+        ("--node_rank", "1"),
+        ("--master_addr", "10.0.0.1"),
+        ("--master_port", "1234"),
+    ):
         assert cmd[cmd.index(flag) + 1] == value
     assert cmd[-2:] == ["e.py", "--x"]
 
 
-BASE = ["--output_dir", "o", "--save_strategy", "no", "--overwrite_output_dir", "--fp16"]
+BASE = flags(output_dir="o", save_strategy="no", overwrite_output_dir=True, fp16=True)
 
 
 def test_job_arguments_apply_the_batch_plan():

@@ -3,20 +3,19 @@ missing (not 0), warnings for corrupt results, diffs, PNGs; and the packaged pap
 the paper's own BLURB scores and MRQA averages."""
 
 import csv
-import importlib.util
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from helpers import REPO, load_module
 
 from linkbert.results.blurb_score import blurb_score, type_means
 from linkbert.results.collect import INVALID, OK, read_run
 from linkbert.results.families import BLURB, FAMILIES, MEDQA
 from linkbert.results.published import load_published
 
-REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # BioLinkBERT-base, all 13 BLURB tasks, as the entry scripts store them (fractions).
@@ -76,11 +75,7 @@ def runs(tmp_path_factory) -> Path:
 
 
 def load_main():
-    path = REPO / "scripts" / "make_tables.py"
-    spec = importlib.util.spec_from_file_location("make_tables_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_module(REPO / "scripts" / "make_tables.py", "make_tables_script").main
 
 
 def run_cli(argv) -> tuple[int, str, str]:
@@ -140,8 +135,14 @@ def test_blurb_table_score_and_type_rows(made):
     assert float(rows["BLURB score"]["BioLinkBERT-base paper"]) == pytest.approx(83.39)
     # 83.4 - 83.39 = 0.01
     assert float(rows["BLURB score"]["BioLinkBERT-base diff"]) == pytest.approx(0.01)
-    type_labels = ["named entity recognition", "PICO extraction", "relation extraction",
-                   "sentence similarity", "document classification", "question answering"]
+    type_labels = [
+        "named entity recognition",
+        "PICO extraction",
+        "relation extraction",
+        "sentence similarity",
+        "document classification",
+        "question answering",
+    ]
     assert [float(rows[label]["BioLinkBERT-base ours"]) for label in type_labels] == pytest.approx(BASE_TYPE_MEANS)
     assert (out / "BLURB.md").read_text(encoding="utf-8") in stdout
 
@@ -203,13 +204,35 @@ def test_column_and_row_order(made):
     out, _, _ = made
     # Published models in the paper's order, then unpublished ones; tasks in Table 7's column order.
     header = next(csv.reader(io.StringIO((out / "MedQA.csv").read_text(encoding="utf-8"))))
-    assert header == ["task", "metric", "BioLinkBERT-base ours", "BioLinkBERT-base paper", "BioLinkBERT-base diff",
-                      "my-bert ours", "my-bert paper", "my-bert diff", "note"]
+    assert header == [
+        "task",
+        "metric",
+        "BioLinkBERT-base ours",
+        "BioLinkBERT-base paper",
+        "BioLinkBERT-base diff",
+        "my-bert ours",
+        "my-bert paper",
+        "my-bert diff",
+        "note",
+    ]
     medqa = csv_rows(out / "MedQA.csv")["MedQA-USMLE"]
     assert medqa["my-bert paper"] == "" and float(medqa["my-bert ours"]) == pytest.approx(35.0)
     blurb_tasks = list(csv_rows(out / "BLURB.csv"))[:13]
-    assert blurb_tasks == ["BC5-chem", "BC5-disease", "NCBI-disease", "BC2GM", "JNLPBA", "EBM PICO", "ChemProt",
-                           "DDI", "GAD", "BIOSSES", "HoC", "PubMedQA", "BioASQ"]
+    assert blurb_tasks == [
+        "BC5-chem",
+        "BC5-disease",
+        "NCBI-disease",
+        "BC2GM",
+        "JNLPBA",
+        "EBM PICO",
+        "ChemProt",
+        "DDI",
+        "GAD",
+        "BIOSSES",
+        "HoC",
+        "PubMedQA",
+        "BioASQ",
+    ]
 
 
 def test_output_is_deterministic(made, runs, tmp_path):

@@ -2,20 +2,36 @@
 run scored again from its predictions file, a predict-only run (the MMLU recipe) and bad input."""
 
 import json
-import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, assert_one_line_error, load_entry_point, read_jsonl, write_jsonl
+from helpers import FAST_FLAGS, assert_one_line_error, make_mc_splits, mc_run, read_jsonl, run_mc, write_jsonl
 
+from linkbert.cli import flags
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.tasks.mc import MultipleChoice
 
-run_mc = load_entry_point("mc/run_multiple_choice.py")
-
 RECORDS = [
-    {"id": "q0", "sent1": "does the drug reduce the dose", "sent2": "", "ending0": "yes", "ending1": "no", "ending2": "maybe", "ending3": "red blue", "label": 0},
-    {"id": "q1", "sent1": "which protein binds the gene", "sent2": "patients with", "ending0": "kinase", "ending1": "receptor expression", "ending2": "cat", "ending3": "dog", "label": 3},
+    {
+        "id": "q0",
+        "sent1": "does the drug reduce the dose",
+        "sent2": "",
+        "ending0": "yes",
+        "ending1": "no",
+        "ending2": "maybe",
+        "ending3": "red blue",
+        "label": 0,
+    },
+    {
+        "id": "q1",
+        "sent1": "which protein binds the gene",
+        "sent2": "patients with",
+        "ending0": "kinase",
+        "ending1": "receptor expression",
+        "ending2": "cat",
+        "ending3": "dog",
+        "label": 3,
+    },
 ]
 
 
@@ -41,7 +57,9 @@ def featurize(task, tokenizer, records=RECORDS):
 
 def segments(tokenizer, input_ids, token_type_ids):
     ids, types = np.array(input_ids), np.array(token_type_ids)
-    return tokenizer.decode(ids[types == 0], skip_special_tokens=True), tokenizer.decode(ids[types == 1], skip_special_tokens=True)
+    return tokenizer.decode(ids[types == 0], skip_special_tokens=True), tokenizer.decode(
+        ids[types == 1], skip_special_tokens=True
+    )
 
 
 def test_each_option_is_the_pair_question_then_header_and_ending(tokenizer):
@@ -52,14 +70,18 @@ def test_each_option_is_the_pair_question_then_header_and_ending(tokenizer):
     for row, record in enumerate(RECORDS):
         assert len(features["input_ids"][row]) == 4  # [example][option][token]
         for option in range(4):
-            first, second = segments(tokenizer, features["input_ids"][row][option], features["token_type_ids"][row][option])
+            first, second = segments(
+                tokenizer, features["input_ids"][row][option], features["token_type_ids"][row][option]
+            )
             assert first == record["sent1"]
             # second segment = sent2 + " " + ending_i; an empty sent2 leaves just the ending
             assert second == f"{record['sent2']} {record[f'ending{option}']}".strip()
 
 
 def test_long_pairs_are_truncated_to_max_seq_length(tokenizer):
-    long = dict(RECORDS[1], sent1=" ".join(["the protein binds the gene"] * 6), ending1=" ".join(["receptor expression"] * 6))
+    long = dict(
+        RECORDS[1], sent1=" ".join(["the protein binds the gene"] * 6), ending1=" ".join(["receptor expression"] * 6)
+    )
     features = featurize(make_task(max_seq_length=16), tokenizer, [long])
     lengths = [len(ids) for ids in features["input_ids"][0]]
     assert max(lengths) == 16
@@ -85,42 +107,13 @@ def test_collator_pads_every_option_to_the_batch_longest_and_reshapes(tokenizer)
 
 
 # ---------------------------------------------------------------- end to end
-
-WORDS = "the protein binds gene growth tumor cells patients with chronic disease study".split()
-
-
-def mc_example(rng, index):
-    """The right option is the one saying "yes"; in a quarter of the questions no option does and
-    the label is a coin flip, so accuracy stays below 1 and the recomputation below means something."""
-    label = rng.randrange(4)
-    guess = rng.random() < 0.25
-    endings = [f"{rng.choice(WORDS)} {'yes' if i == label and not guess else rng.choice(['no', 'maybe'])}" for i in range(4)]
-    record = {"id": f"q{index}", "sent1": " ".join(rng.sample(WORDS, 4)), "sent2": ""}
-    record.update({f"ending{i}": ending for i, ending in enumerate(endings)})
-    record["label"] = label
-    return record
-
-
-def make_splits(tmp_path, sizes=(48, 16, 16), seed=0):
-    rng = random.Random(seed)
-    return {split: write_jsonl(tmp_path / "data" / f"{split}.json", [mc_example(rng, i) for i in range(size)]) for split, size in zip(("train", "dev", "test"), sizes)}
-
-
-def run(model, paths, out, *extra, train=True):
-    files = ["--train_file", str(paths["train"]), "--validation_file", str(paths["dev"]), "--test_file", str(paths["test"])]
-    steps = ["--do_train", "--do_eval", "--do_predict"] if train else ["--do_predict"]
-    argv = [
-        "--model_name_or_path", str(model), *files, *steps, "--output_dir", str(out), "--max_seq_length", "32",
-        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "6", "--learning_rate", "3e-3",
-        "--num_train_epochs", "5", *FAST_FLAGS, *extra,
-    ]  # fmt: skip
-    return run_mc(argv)
+# (mc_example, make_mc_splits and mc_run are in helpers.py: test_padding_free runs them too)
 
 
 def test_mc_end_to_end_accuracy_matches_the_written_predictions(tiny_model, tmp_path):
-    paths = make_splits(tmp_path)
+    paths = make_mc_splits(tmp_path)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out) == 0
+    assert mc_run(tiny_model, paths, out) == 0
     for prefix, key, split in (("eval", "eval", "dev"), ("predict", "test", "test")):
         results = json.loads((out / f"{prefix}_results.json").read_text())
         records = read_jsonl(out / f"{prefix}_predictions.jsonl")
@@ -139,14 +132,17 @@ def test_mc_end_to_end_accuracy_matches_the_written_predictions(tiny_model, tmp_
 
     # The MMLU recipe: predict only with the trained model; a train file is still read
     again = tmp_path / "again"
-    assert run(out, paths, again, train=False) == 0
+    assert mc_run(out, paths, again, train=False) == 0
     assert read_jsonl(again / "predict_predictions.jsonl") == read_jsonl(out / "predict_predictions.jsonl")
     assert not (again / "eval_results.json").exists()
 
 
 def test_predict_only_still_needs_a_train_file(tiny_model, tmp_path, capsys):
-    paths = make_splits(tmp_path, sizes=(4, 4, 4))
-    argv = ["--model_name_or_path", str(tiny_model), "--test_file", str(paths["test"]), "--do_predict", "--output_dir", str(tmp_path / "out"), *FAST_FLAGS]
+    paths = make_mc_splits(tmp_path, sizes=(4, 4, 4))
+    argv = [
+        *flags(model_name_or_path=tiny_model, test_file=paths["test"], do_predict=True, output_dir=tmp_path / "out"),
+        *FAST_FLAGS,
+    ]
     assert run_mc(argv) == 2
     assert "--train_file is required" in capsys.readouterr().err
 
@@ -157,8 +153,16 @@ BAD_INPUTS = [
     ("train", [GOOD, dict(GOOD, label=4)], ["train.json:2", "field 'label'", "0..3", "got 4"]),
     ("dev", [GOOD, dict(GOOD, label="B")], ["dev.json:2", "field 'label'", "index of the right option", "str"]),
     ("test", [GOOD, dict(GOOD, label=True)], ["test.json:2", "field 'label'", "bool"]),
-    ("dev", [GOOD, {k: v for k, v in GOOD.items() if k != "ending3"}], ["dev.json:2", "field 'ending3'", "missing", "4 options"]),
-    ("train", [{k: v for k, v in GOOD.items() if not k.startswith("ending")}], ["train.json:1", "field 'ending0'", "found 0"]),
+    (
+        "dev",
+        [GOOD, {k: v for k, v in GOOD.items() if k != "ending3"}],
+        ["dev.json:2", "field 'ending3'", "missing", "4 options"],
+    ),
+    (
+        "train",
+        [{k: v for k, v in GOOD.items() if not k.startswith("ending")}],
+        ["train.json:1", "field 'ending0'", "found 0"],
+    ),
     ("train", [dict(GOOD, sent1=None)], ["train.json:1", "field 'sent1'", "question"]),
 ]
 
@@ -168,5 +172,5 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tiny_model, tmp_path, c
     paths = {name: write_jsonl(tmp_path / f"{name}.json", [GOOD, GOOD]) for name in ("train", "dev", "test")}
     write_jsonl(paths[split], records)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out) == 2
+    assert mc_run(tiny_model, paths, out) == 2
     assert_one_line_error(capsys, fragments, out)

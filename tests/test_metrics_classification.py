@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from linkbert.finetune.metrics.classification import accuracy, hoc_document_prf1, mean_squared_error, pearson, prf1_positive_classes
+from linkbert.finetune.metrics.classification import (
+    accuracy,
+    hoc_document_prf1,
+    mean_squared_error,
+    pearson,
+    prf1_positive_classes,
+)
 
 
 def test_accuracy_counts_exact_matches():
@@ -39,21 +45,25 @@ def test_hoc_groups_rows_by_document_prefix_and_ors_labels():
     # TP = 1 (doc 10 label 0) + 0 + 1 (doc 12 label 0) = 2; predicted 1s = 2 + 0 + 3 = 5; gold 1s = 2 + 1 + 1 = 4
     result = hoc_document_prf1(ids, predictions, labels)
     precision, recall = 2 / 5, 2 / 4
-    assert result == pytest.approx({"precision": precision, "recall": recall, "F1": 2 * precision * recall / (precision + recall)})
+    assert result == pytest.approx(
+        {"precision": precision, "recall": recall, "F1": 2 * precision * recall / (precision + recall)}
+    )
 
 
 def test_hoc_grouping_differs_from_row_level_scoring():
     # row level: TP 0 of 2 predicted; document level: the two rows of doc 7 merge and both labels match
     ids, predictions, labels = ["7_1", "7_2"], [[1, 0], [0, 1]], [[0, 1], [1, 0]]
     assert hoc_document_prf1(ids, predictions, labels) == pytest.approx({"precision": 1.0, "recall": 1.0, "F1": 1.0})
+    # the same rows as two documents of their own (row-level scoring): no true positive
+    assert hoc_document_prf1(["7_1", "8_1"], predictions, labels) == {"precision": 0.0, "recall": 0.0, "F1": 0.0}
 
 
 def test_pearson_matches_the_textbook_formula():
     predictions, labels = [1.0, 2.0, 4.0, 3.0], [1.5, 2.0, 3.5, 4.0]
     mean_p, mean_l = 2.5, 2.75
-    cov = sum((p - mean_p) * (l - mean_l) for p, l in zip(predictions, labels))
+    cov = sum((p - mean_p) * (y - mean_l) for p, y in zip(predictions, labels, strict=True))
     var_p = sum((p - mean_p) ** 2 for p in predictions)
-    var_l = sum((l - mean_l) ** 2 for l in labels)
+    var_l = sum((y - mean_l) ** 2 for y in labels)
     assert pearson(predictions, labels)["pearsonr"] == pytest.approx(cov / math.sqrt(var_p * var_l))
 
 

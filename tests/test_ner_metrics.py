@@ -30,15 +30,32 @@ def test_default_is_overall_micro_and_token_accuracy():
 
 def test_entity_level_metrics_are_flattened_per_type_plus_overall():
     expected = {
-        "PER_precision": 1 / 3, "PER_recall": 0.5, "PER_f1": 0.4, "PER_number": 2,
-        "LOC_precision": 1.0, "LOC_recall": 1.0, "LOC_f1": 1.0, "LOC_number": 2,
-        "overall_precision": 0.6, "overall_recall": 0.75, "overall_f1": 2 / 3, "overall_accuracy": 7 / 9,
-    }  # fmt: skip
+        "PER_precision": 1 / 3,
+        "PER_recall": 0.5,
+        "PER_f1": 0.4,
+        "PER_number": 2,
+        "LOC_precision": 1.0,
+        "LOC_recall": 1.0,
+        "LOC_f1": 1.0,
+        "LOC_number": 2,
+        "overall_precision": 0.6,
+        "overall_recall": 0.75,
+        "overall_f1": 2 / 3,
+        "overall_accuracy": 7 / 9,
+    }
     assert ner_metrics(PRED, GOLD, entity_level=True) == pytest.approx(expected)
 
 
 def test_macro_is_the_unweighted_mean_over_types_and_keeps_overall():
-    expected = {"macro_precision": 2 / 3, "macro_recall": 0.75, "macro_f1": 0.7, "precision": 0.6, "recall": 0.75, "f1": 2 / 3, "accuracy": 7 / 9}
+    expected = {
+        "macro_precision": 2 / 3,
+        "macro_recall": 0.75,
+        "macro_f1": 0.7,
+        "precision": 0.6,
+        "recall": 0.75,
+        "f1": 2 / 3,
+        "accuracy": 7 / 9,
+    }
     assert ner_metrics(PRED, GOLD, macro=True) == pytest.approx(expected)
 
 
@@ -64,7 +81,15 @@ def test_a_type_only_predicted_counts_in_the_macro_mean():
 
 def test_no_entity_at_all_gives_zeros_not_nan():
     scores = ner_metrics([["O", "O"]], [["O", "O"]], macro=True)
-    assert scores == {"macro_precision": 0.0, "macro_recall": 0.0, "macro_f1": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 1.0}
+    assert scores == {
+        "macro_precision": 0.0,
+        "macro_recall": 0.0,
+        "macro_f1": 0.0,
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "accuracy": 1.0,
+    }
     assert not any(math.isnan(v) for v in scores.values())
 
 
@@ -79,7 +104,15 @@ PICO_PRED = [["B-PAR", "O", "O", "B-INT", "B-INT", "B-OUT"], ["B-OUT", "B-PAR"]]
 
 
 def test_pico_macro_by_hand():
-    expected = {"macro_precision": 2 / 3, "macro_recall": 13 / 18, "macro_f1": 59 / 90, "precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "accuracy": 5 / 8}
+    expected = {
+        "macro_precision": 2 / 3,
+        "macro_recall": 13 / 18,
+        "macro_f1": 59 / 90,
+        "precision": 2 / 3,
+        "recall": 2 / 3,
+        "f1": 2 / 3,
+        "accuracy": 5 / 8,
+    }
     assert ner_metrics(PICO_PRED, PICO_GOLD, macro=True) == pytest.approx(expected)
 
 
@@ -87,7 +120,9 @@ def test_pico_macro_equals_token_level_macro_f1():
     # BLURB scores PICO per token: macro F1 over the three classes, O excluded (sklearn, independent of seqeval)
     flat_gold = [tag for sentence in PICO_GOLD for tag in sentence]
     flat_pred = [tag for sentence in PICO_PRED for tag in sentence]
-    p, r, f, _ = precision_recall_fscore_support(flat_gold, flat_pred, labels=["B-PAR", "B-INT", "B-OUT"], average="macro", zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(
+        flat_gold, flat_pred, labels=["B-PAR", "B-INT", "B-OUT"], average="macro", zero_division=0
+    )
     scores = ner_metrics(PICO_PRED, PICO_GOLD, macro=True)
     assert (scores["macro_precision"], scores["macro_recall"], scores["macro_f1"]) == pytest.approx((p, r, f))
 

@@ -2,15 +2,43 @@
 
 import copy
 import json
-import random
 
 import pytest
 import torch
-from conftest import VOCAB_TEXT, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
-from transformers import BertConfig, BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
+from helpers import (
+    VOCAB_TEXT,
+    assert_one_line_error,
+    full_run_argv,
+    make_mc_splits,
+    make_ner_splits,
+    make_qa_splits,
+    make_seqcls_splits,
+    mc_run,
+    ner_run,
+    pair_example,
+    qa_args,
+    read_jsonl,
+    relation_example,
+    run_qa,
+    run_seqcls,
+    seqcls_run,
+)
+from transformers import (
+    BertConfig,
+    BertForMultipleChoice,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+)
 
 from linkbert.errors import UsageError
-from linkbert.finetune.padding_free import PaddingFreeCollator, enable_padding_free, repadded_attention, unpad_metadata, varlen_attention
+from linkbert.finetune.padding_free import (
+    PaddingFreeCollator,
+    enable_padding_free,
+    repadded_attention,
+    unpad_metadata,
+    varlen_attention,
+)
 from linkbert.tools.tiny_bert import build_tiny_bert
 
 LENGTHS = [7, 3, 9, 1, 12, 5]  # real tokens per input; padded length 12
@@ -18,7 +46,14 @@ PAD_LENGTH = 12
 
 
 def config(**overrides):
-    values = dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+    values = dict(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     values.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation="sdpa")
     values.update(overrides)
     return BertConfig(**values)
@@ -103,11 +138,18 @@ def head_case(name):
     batch = padded_batch()
     generator = torch.Generator().manual_seed(1)
     if name == "seqcls":
-        return BertForSequenceClassification(config(num_labels=3)), dict(batch, labels=torch.tensor([0, 2, 1, 0, 1, 2])), "logits", False
+        return (
+            BertForSequenceClassification(config(num_labels=3)),
+            dict(batch, labels=torch.tensor([0, 2, 1, 0, 1, 2])),
+            "logits",
+            False,
+        )
     if name == "qa":  # no positions: the model's loss spans padding too (see test_qa_loss_...)
         return BertForQuestionAnswering(config(num_labels=2)), batch, "start_logits", True
     if name == "tokcls":
-        labels = torch.randint(0, 5, (len(LENGTHS), PAD_LENGTH), generator=generator).masked_fill(batch["attention_mask"] == 0, -100)
+        labels = torch.randint(0, 5, (len(LENGTHS), PAD_LENGTH), generator=generator).masked_fill(
+            batch["attention_mask"] == 0, -100
+        )
         return BertForTokenClassification(config(num_labels=5)), dict(batch, labels=labels), "logits", True
     options = {key: value.view(3, 2, PAD_LENGTH) for key, value in batch.items()}  # 3 questions x 2 options
     return BertForMultipleChoice(config()), dict(options, labels=torch.tensor([1, 0, 1])), "logits", False
@@ -125,7 +167,9 @@ def test_outputs_losses_and_gradients_equal_the_padded_model(name, attention):
     a, b = (out[key][real] if per_token else out[key] for out in (dense_out, fast_out))
     torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
     if name == "qa":
-        dense_loss, fast_loss = (out.start_logits[real].logsumexp(0) + out.end_logits[real].square().sum() for out in (dense_out, fast_out))
+        dense_loss, fast_loss = (
+            out.start_logits[real].logsumexp(0) + out.end_logits[real].square().sum() for out in (dense_out, fast_out)
+        )
     else:
         dense_loss, fast_loss = dense_out.loss, fast_out.loss
     torch.testing.assert_close(fast_loss, dense_loss, atol=1e-5, rtol=1e-6)
@@ -210,7 +254,9 @@ def test_repadded_attention_equals_varlen_attention_with_a_filler_input():
 def test_a_model_that_is_not_bert_is_refused():
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
-    model = RobertaForSequenceClassification(RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32))
+    model = RobertaForSequenceClassification(
+        RobertaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     with pytest.raises(UsageError, match="BERT-architecture models, not model_type 'roberta'"):
         enable_padding_free(model)
 
@@ -223,18 +269,20 @@ def test_requests_packing_cannot_serve_fall_back_to_the_padded_forward():
     batch = padded_batch()
     hidden = fast(**batch, output_hidden_states=True).hidden_states
     assert len(hidden) == 3  # embeddings + 2 layers, as the padded model reports them
-    torch.testing.assert_close(hidden[-1], dense(**batch, output_hidden_states=True).hidden_states[-1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        hidden[-1], dense(**batch, output_hidden_states=True).hidden_states[-1], atol=1e-5, rtol=1e-5
+    )
 
 
 # End to end: each entry point with and without --padding_free on a tiny model without dropout,
 # so the two runs differ by float noise only.
 
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
-
 
 @pytest.fixture(scope="module")
 def no_dropout_model(tmp_path_factory):
-    return build_tiny_bert(tmp_path_factory.mktemp("nodrop") / "tiny", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=0)
+    return build_tiny_bert(
+        tmp_path_factory.mktemp("nodrop") / "tiny", VOCAB_TEXT * 20, vocab_size=200, dropout=0.0, seed=0
+    )
 
 
 def both_runs(run, tmp_path, padding_free_flags=("--padding_free",)):
@@ -255,15 +303,14 @@ def assert_same_metrics(padded, padding_free, prefix, rel):
         assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-6), key
 
 
+@pytest.mark.slow
 def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, tmp_path):
     """The learnable pair task with the recipes' optimizer (AdamW): the same predictions, the same
     accuracy (well above chance), losses equal up to the noise Adam magnifies."""
-    import test_seqcls_e2e as seqcls
-
-    paths = seqcls.make_splits(tmp_path, seqcls.pair_example, sizes=(96, 32, 32))
+    paths = make_seqcls_splits(tmp_path, pair_example, sizes=(96, 32, 32))
 
     def run(out, extra):
-        return seqcls.run(no_dropout_model, paths, out, "--metric_name", "accuracy", *extra, epochs=12, lr="3e-3")
+        return seqcls_run(no_dropout_model, paths, out, "--metric_name", "accuracy", *extra, epochs=12, lr="3e-3")
 
     padded, padding_free = both_runs(run, tmp_path)
     assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
@@ -271,40 +318,35 @@ def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, 
     assert_same_metrics(padded, padding_free, "predict", rel=1e-3)
 
 
-# each: a run of the entry point on its own test module's data, at a learning rate for plain SGD
-# (later flags override the module's own)
+# each: a runner of the entry point on the data and flags its own test module uses (helpers.py), at
+# a learning rate for plain SGD (later flags override the module's own)
 SGD = ("--optim", "sgd", "--learning_rate", "5e-2")
 
 
-def qa_run(model, tmp_path):
-    import test_qa_e2e
-
-    rng = random.Random(3)
-    paths = {
-        split: write_jsonl(tmp_path / f"{split}.json", [test_qa_e2e.qa_example(rng, f"{split}{i}") for i in range(n)])
-        for split, n in (("train", 32), ("dev", 12), ("test", 12))
-    }
-    return lambda out, extra: test_qa_e2e.run_qa(test_qa_e2e.qa_args(model, paths, out, *SGD, "--no_pad_to_max_length", *extra))
+def qa_runner(model, tmp_path):
+    paths = make_qa_splits(tmp_path, sizes=(32, 12, 12))
+    return lambda out, extra: run_qa(qa_args(model, paths, out, *SGD, "--no_pad_to_max_length", *extra))
 
 
-def ner_run(model, tmp_path):
-    import test_tokcls
-
-    paths = test_tokcls.make_splits(tmp_path)
-    return lambda out, extra: test_tokcls.run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
+def ner_runner(model, tmp_path):
+    paths = make_ner_splits(tmp_path)
+    return lambda out, extra: ner_run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
 
 
-def mc_run(model, tmp_path):
-    import test_mc
-
-    paths = test_mc.make_splits(tmp_path)
-    return lambda out, extra: test_mc.run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
+def mc_runner(model, tmp_path):
+    paths = make_mc_splits(tmp_path)
+    return lambda out, extra: mc_run(model, paths, out, *SGD, "--num_train_epochs", "2", *extra)
 
 
 @pytest.mark.parametrize(
     "make,flags",
-    [(qa_run, ()), (ner_run, ()), (mc_run, ()), (ner_run, ("--padding_free_bucket", "64")), (ner_run, ("--padding_free_attention", "varlen"))],
-    ids=["qa", "ner", "mc", "ner-bucketed", "ner-varlen"],
+    [
+        pytest.param(qa_runner, (), id="qa", marks=pytest.mark.slow),
+        pytest.param(ner_runner, (), id="ner"),
+        pytest.param(mc_runner, (), id="mc"),
+        pytest.param(ner_runner, ("--padding_free_bucket", "64"), id="ner-bucketed"),
+        pytest.param(ner_runner, ("--padding_free_attention", "varlen"), id="ner-varlen", marks=pytest.mark.slow),
+    ],
 )
 def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path, make, flags):
     """Plain SGD keeps float noise at the 1e-6 level, so scores and predictions must agree. QA pads
@@ -319,9 +361,7 @@ def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path,
 
 
 def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_path, capsys):
-    import test_seqcls_e2e as seqcls
-
-    paths = seqcls.make_splits(tmp_path, seqcls.relation_example)
+    paths = make_seqcls_splits(tmp_path, relation_example)
     out = tmp_path / "out"
     assert run_seqcls([*full_run_argv(tiny_model, paths, out), "--padding_free", "--attn_implementation", "eager"]) == 2
     assert_one_line_error(capsys, ["--padding_free", "--attn_implementation eager"], out)
@@ -331,14 +371,15 @@ def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_pa
     "flags,fragments",
     [
         (["--padding_free_bucket", "64"], ["--padding_free_bucket 64", "needs --padding_free"]),
-        (["--padding_free", "--padding_free_attention", "flash"], ["--padding_free_attention flash", "auto, varlen, repad"]),
+        (
+            ["--padding_free", "--padding_free_attention", "flash"],
+            ["--padding_free_attention flash", "auto, varlen, repad"],
+        ),
     ],
     ids=["bucket-alone", "unknown-kernel"],
 )
 def test_inconsistent_padding_free_flags_are_one_clear_error(tiny_model, tmp_path, capsys, flags, fragments):
-    import test_seqcls_e2e as seqcls
-
-    paths = seqcls.make_splits(tmp_path, seqcls.relation_example)
+    paths = make_seqcls_splits(tmp_path, relation_example)
     out = tmp_path / "out"
     assert run_seqcls([*full_run_argv(tiny_model, paths, out), *flags]) == 2
     assert_one_line_error(capsys, fragments, out)

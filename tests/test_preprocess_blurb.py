@@ -1,18 +1,21 @@
 """scripts/preprocess_blurb.py on tiny raw files in BLURB's data_generation layout: the exact records of
 every task type, and one-line errors (file:line: field) that leave no output behind."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from helpers import REPO, load_module
 
-REPO = Path(__file__).resolve().parents[1]
 ZEROS = [0] * 10
 
 
 def pubmedqa_entry(question, contexts, decision):
-    return {"QUESTION": question, "CONTEXTS": contexts, "LABELS": ["BACKGROUND"] * len(contexts), "final_decision": decision}
+    return {
+        "QUESTION": question,
+        "CONTEXTS": contexts,
+        "LABELS": ["BACKGROUND"] * len(contexts),
+        "final_decision": decision,
+    }
 
 
 PUBMEDQA = {
@@ -86,10 +89,7 @@ OTHER_NER = ("BC5CDR-disease", "BC5CDR-chem", "NCBI-disease", "JNLPBA")
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("preprocess_blurb", REPO / "scripts" / "preprocess_blurb.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / "preprocess_blurb.py", "preprocess_blurb")
 
 
 def write(path, text):
@@ -125,7 +125,10 @@ def test_all_thirteen_tasks_exact_records(raw, tmp_path, capsys):
     expected = {**TSV_OUT, **{("tokcls", name): TSV_OUT["tokcls", "BC2GM"] for name in OTHER_NER}}
     for (family, task), records in expected.items():
         for split in ("train", "dev", "test"):
-            assert lines(out / family / f"{task}_hf" / f"{split}.json") == [json.dumps(r) for r in records], (task, split)
+            assert lines(out / family / f"{task}_hf" / f"{split}.json") == [json.dumps(r) for r in records], (
+                task,
+                split,
+            )
     assert len(list(out.glob("*/*_hf"))) == 13
     printed = capsys.readouterr().out
     assert "HoC train: 2 examples" in printed and "ebmnlp: wrote 3 files" in printed
@@ -134,7 +137,10 @@ def test_all_thirteen_tasks_exact_records(raw, tmp_path, capsys):
 def test_tasks_flag_selects_by_name(raw, tmp_path):
     out = tmp_path / "out"
     assert run(raw, out, "hoc", "BC5CDR-chem") == 0
-    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*_hf")) == ["seqcls/HoC_hf", "tokcls/BC5CDR-chem_hf"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*_hf")) == [
+        "seqcls/HoC_hf",
+        "tokcls/BC5CDR-chem_hf",
+    ]
 
 
 def test_unknown_task_name(raw, tmp_path, capsys):
@@ -147,7 +153,9 @@ def test_wrong_column_count_names_file_line_field_and_writes_nothing(raw, tmp_pa
     write(bad, "c1\tfine sentence\tCPR:3\nc2\tno label column\n")
     out = tmp_path / "out"
     assert run(raw, out, "chemprot") == 1
-    assert f"{bad}:2: field 'label': missing; expected 3 columns (id, sentence, label), found 2" in capsys.readouterr().err
+    assert (
+        f"{bad}:2: field 'label': missing; expected 3 columns (id, sentence, label), found 2" in capsys.readouterr().err
+    )
     assert not out.exists()
 
 
@@ -155,15 +163,28 @@ def test_extra_column_in_ner_file(raw, tmp_path, capsys):
     bad = raw / "JNLPBA" / "test.tsv"
     write(bad, "IL-2\tB-protein\n\ngene\tO\textra\n")
     assert run(raw, tmp_path / "out", "JNLPBA") == 1
-    assert f"{bad}:3: field 'tag': extra columns after it; expected 2 columns (token, tag), found 3" in capsys.readouterr().err
+    assert (
+        f"{bad}:3: field 'tag': extra columns after it; expected 2 columns (token, tag), found 3"
+        in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(
     "folder, split_file, text, where",
     [
         ("BioASQ", "train.tsv", "b1\tq\tc\tyes\nb2\tq\tc\tmaybe\n", ":2: field 'label': unknown label 'maybe'"),
-        ("HoC", "test.tsv", "labels\tsentence\tindex\n0_0,1_0\ts\t1_1\n", ":2: field 'labels': expected 10 comma-separated items"),
-        ("HoC", "test.tsv", "h\ts\ti\n0_0,1_0,2_0,3_0,4_0,5_0,6_0,7_0,8_0,9_x\ts\t1_1\n", ":2: field 'labels': malformed item '9_x'"),
+        (
+            "HoC",
+            "test.tsv",
+            "labels\tsentence\tindex\n0_0,1_0\ts\t1_1\n",
+            ":2: field 'labels': expected 10 comma-separated items",
+        ),
+        (
+            "HoC",
+            "test.tsv",
+            "h\ts\ti\n0_0,1_0,2_0,3_0,4_0,5_0,6_0,7_0,8_0,9_x\ts\t1_1\n",
+            ":2: field 'labels': malformed item '9_x'",
+        ),
         ("BIOSSES", "dev.tsv", "h\ts1\ts2\tscore\n1\ta\tb\thigh\n", ":2: field 'score': expected a number"),
     ],
 )

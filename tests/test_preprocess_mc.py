@@ -1,31 +1,37 @@
 """scripts/preprocess_medqa.py and preprocess_mmlu.py on tiny raw files: exact multiple-choice records,
 letter -> label index, and one-line errors (file:line: field) that leave no output behind."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, load_module
+
 MEDQA_DIR = Path("medqa", "data_clean", "questions", "US", "4_options")
 
 
 def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / f"{name}.py", name)
 
 
 def medqa_item(question, options, letter):
-    return {"question": question, "answer": options[letter], "options": options, "meta_info": "step1", "answer_idx": letter}
+    return {
+        "question": question,
+        "answer": options[letter],
+        "options": options,
+        "meta_info": "step1",
+        "answer_idx": letter,
+    }
 
 
 OPTS1 = {"A": "Aspirin", "B": "Beta blocker", "C": "Calcium", "D": "Diuretic"}
 OPTS2 = {"A": "1", "B": "2", "C": "3", "D": "4"}
 MEDQA = {
-    "train": [medqa_item("A 60-year-old man has chest pain. Next step?", OPTS1, "A"), medqa_item("How many?", OPTS2, "D")],
+    "train": [
+        medqa_item("A 60-year-old man has chest pain. Next step?", OPTS1, "A"),
+        medqa_item("How many?", OPTS2, "D"),
+    ],
     "dev": [medqa_item("Dev question?", OPTS1, "C")],
     "test": [medqa_item("Test question?", OPTS2, "B")],
 }
@@ -34,12 +40,24 @@ MEDQA = {
 def mc(example_id, question, endings, label):
     """An expected record, fields in the original's order."""
     a, b, c, d = endings
-    return {"id": example_id, "sent1": question, "sent2": "", "ending0": a, "ending1": b, "ending2": c, "ending3": d, "label": label}
+    return {
+        "id": example_id,
+        "sent1": question,
+        "sent2": "",
+        "ending0": a,
+        "ending1": b,
+        "ending2": c,
+        "ending3": d,
+        "label": label,
+    }
 
 
 DRUGS = ["Aspirin", "Beta blocker", "Calcium", "Diuretic"]
 MEDQA_OUT = {
-    "train": [mc("train-00000", "A 60-year-old man has chest pain. Next step?", DRUGS, 0), mc("train-00001", "How many?", "1234", 3)],
+    "train": [
+        mc("train-00000", "A 60-year-old man has chest pain. Next step?", DRUGS, 0),
+        mc("train-00001", "How many?", "1234", 3),
+    ],
     "dev": [mc("dev-00000", "Dev question?", DRUGS, 2)],
     "test": [mc("test-00000", "Test question?", "1234", 1)],
 }
@@ -71,7 +89,9 @@ def write(path, text):
 
 def write_medqa(root, data=MEDQA):
     for split, items in data.items():
-        write(root / MEDQA_DIR / f"phrases_no_exclude_{split}.jsonl", "".join(json.dumps(item) + "\n" for item in items))
+        write(
+            root / MEDQA_DIR / f"phrases_no_exclude_{split}.jsonl", "".join(json.dumps(item) + "\n" for item in items)
+        )
 
 
 def write_mmlu(root, texts=None):
@@ -145,10 +165,13 @@ def test_mmlu_missing_option_counts_lines_not_rows(tmp_path, capsys):
 def test_mmlu_missing_file_says_what_to_download(tmp_path, capsys):
     assert run_mmlu(tmp_path) == 1
     err = capsys.readouterr().err
-    assert "professional_medicine_dev.csv: file not found; download it with `bash scripts/download_raw_data.sh mmlu`" in err
+    assert (
+        "professional_medicine_dev.csv: file not found; download it with `bash scripts/download_raw_data.sh mmlu`"
+        in err
+    )
 
 
-def test_script_runs_from_the_repo_root_with_default_paths(tmp_path):
+def test_script_default_paths_are_relative_to_the_working_directory(tmp_path):
     # raw_data/ and data/ are relative to the working directory, as in the original scripts.
     write_mmlu(tmp_path / "raw_data")
     script = REPO / "scripts" / "preprocess_mmlu.py"

@@ -2,14 +2,14 @@
 the in-house dev/test split by context line, gzip handling, and one-line errors for bad input."""
 
 import gzip
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from helpers import REPO, SHARED, load_module
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_SPLITS = REPO.parent / "shared" / "reference" / "inhouse_splits"
+from linkbert.cli import flags
+
+SHARED_SPLITS = SHARED / "reference" / "inhouse_splits"
 HEADER = {"header": {"dataset": "SQuAD", "split": "dev"}}
 
 
@@ -58,10 +58,7 @@ R3A = expected("q3a", "What does the Moon orbit?", MOON, [16], ["the Earth"])
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("preprocess_mrqa", REPO / "scripts" / "preprocess_mrqa.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(REPO / "scripts" / "preprocess_mrqa.py", "preprocess_mrqa")
 
 
 def mrqa_text(contexts, header=HEADER):
@@ -94,7 +91,7 @@ def make_inputs(root, gz=False, dev=(CTX0, CTX1, CTX2, CTX3), train=(CTX3, CTX1)
 
 
 def run(root, *extra):
-    argv = ["--raw_dir", str(root / "raw"), "--splits_dir", str(root / "splits"), "--output_dir", str(root / "out")]
+    argv = flags(raw_dir=root / "raw", splits_dir=root / "splits", output_dir=root / "out")
     return load_script().main([*argv, "--datasets", "squad", *extra])
 
 

@@ -7,14 +7,13 @@ import shutil
 
 import pytest
 import torch
-from conftest import load_entry_point, write_jsonl
+from helpers import build_pairs, run_pretrain, write_jsonl
 
+from linkbert.cli import flags
 from linkbert.pretrain.args import learning_rate_at
 from linkbert.pretrain.collator import PretrainCollator
 from linkbert.pretrain.model import LinkBertForPreTraining, from_config
 
-build_pairs = load_entry_point("pretrain/build_pairs.py")
-run_pretrain = load_entry_point("pretrain/run_pretrain.py")
 WORDS = "north south river hill town boat sheep wool honey storm bridge lamp ferry harbour".split()
 
 
@@ -33,7 +32,19 @@ def setup(tmp_path_factory):
     corpus = write_jsonl(root / "corpus.jsonl", docs)
     bert = build_tiny_bert(root / "bert", [d["text"] for d in docs], vocab_size=120, seed=0)
     pairs = root / "pairs"
-    assert build_pairs(["--corpus", str(corpus), "--tokenizer", str(bert), "--output_dir", str(pairs), "--max_seq_length", "32", "--segment_length", "14", "--dupe_factor", "2"]) == 0
+    assert (
+        build_pairs(
+            flags(
+                corpus=corpus,
+                tokenizer=bert,
+                output_dir=pairs,
+                max_seq_length="32",
+                segment_length="14",
+                dupe_factor="2",
+            )
+        )
+        == 0
+    )
     return {"root": root, "bert": bert, "pairs": pairs}
 
 
@@ -71,7 +82,7 @@ def test_from_config_is_reproducible_and_leaves_global_rng_alone(setup):
     torch.manual_seed(123)
     a, b = from_config(config, seed=5), from_config(config, seed=5)
     assert torch.equal(torch.rand(3), expected)
-    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), name
     assert not torch.equal(from_config(config, seed=6).cls.drp.weight, a.cls.drp.weight)
 
@@ -84,12 +95,16 @@ def test_losses_mlm_on_masked_positions_plus_unweighted_drp(setup):
         full = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     # the full-vocabulary logits at every position, scored with ignore_index, give the same MLM loss
     vocab = full.mlm_logits.shape[-1]
-    expected_mlm = torch.nn.functional.cross_entropy(full.mlm_logits.reshape(-1, vocab), batch["labels"].reshape(-1), ignore_index=-100)
+    expected_mlm = torch.nn.functional.cross_entropy(
+        full.mlm_logits.reshape(-1, vocab), batch["labels"].reshape(-1), ignore_index=-100
+    )
     expected_drp = torch.nn.functional.cross_entropy(full.drp_logits, batch["drp_labels"])
     torch.testing.assert_close(out.mlm_loss, expected_mlm)
     torch.testing.assert_close(out.drp_loss, expected_drp)
     torch.testing.assert_close(out.loss, expected_mlm + expected_drp)
-    none_masked = model(batch["input_ids"], labels=torch.full_like(batch["labels"], -100), drp_labels=batch["drp_labels"])
+    none_masked = model(
+        batch["input_ids"], labels=torch.full_like(batch["labels"], -100), drp_labels=batch["drp_labels"]
+    )
     assert none_masked.mlm_loss.item() == 0.0 and torch.isfinite(none_masked.loss)
 
 
@@ -108,7 +123,9 @@ def test_save_and_reload_round_trip_after_training(setup, tmp_path):
     assert set(trained) == set(dict(reloaded.named_parameters()))
     for name, param in reloaded.named_parameters():
         torch.testing.assert_close(param, trained[name], msg=name)
-    assert reloaded.cls.predictions.decoder.weight.data_ptr() == reloaded.bert.embeddings.word_embeddings.weight.data_ptr()
+    assert (
+        reloaded.cls.predictions.decoder.weight.data_ptr() == reloaded.bert.embeddings.word_embeddings.weight.data_ptr()
+    )
     # the decoder really was trained together with the embeddings (tied), not left at its start
     start = LinkBertForPreTraining.from_pretrained(setup["bert"])
     assert not torch.equal(start.bert.embeddings.word_embeddings.weight, reloaded.cls.predictions.decoder.weight)
@@ -128,7 +145,13 @@ def test_masking_proportions_and_special_tokens(setup):
     for _ in range(400):
         a, b = rng.choices(normal, k=rng.randint(20, 60)), rng.choices(normal, k=rng.randint(20, 60))
         ids = [tokenizer.cls_token_id, *a, tokenizer.sep_token_id, *b, tokenizer.sep_token_id]
-        features.append({"input_ids": ids, "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1), "pair_label": rng.randrange(3)})
+        features.append(
+            {
+                "input_ids": ids,
+                "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1),
+                "pair_label": rng.randrange(3),
+            }
+        )
     collator = PretrainCollator.for_tokenizer(tokenizer, torch.Generator().manual_seed(0))
     batch = collator(features)
     original = torch.full_like(batch["input_ids"], tokenizer.pad_token_id)
@@ -154,22 +177,49 @@ def test_masking_proportions_and_special_tokens(setup):
 
 def test_learning_rate_warmup_then_linear_decay():
     # peak 1.0, 4 warmup steps, 12 steps: 0.25, 0.5, 0.75, 1.0, then (12 - s) / 8
-    assert [learning_rate_at(s, 1.0, 4, 12) for s in range(12)] == [0.25, 0.5, 0.75, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]
+    assert [learning_rate_at(s, 1.0, 4, 12) for s in range(12)] == [
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        1.0,
+        0.875,
+        0.75,
+        0.625,
+        0.5,
+        0.375,
+        0.25,
+        0.125,
+    ]
 
 
 # ---------------------------------------------------------------- run_pretrain checkpoints
 
 
 def pretrain_argv(setup, out, *extra):
-    return ["--model_name_or_path", str(setup["bert"]), "--train_dir", str(setup["pairs"]), "--output_dir", str(out),
-            "--max_steps", "6", "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "2",
-            "--learning_rate", "5e-3", "--warmup_steps", "2", "--logging_steps", "1", "--save_steps", "3", "--seed", "1", *extra]  # fmt: skip
+    return [
+        *flags(
+            model_name_or_path=setup["bert"],
+            train_dir=setup["pairs"],
+            output_dir=out,
+            max_steps="6",
+            per_device_train_batch_size="4",
+            gradient_accumulation_steps="2",
+            learning_rate="5e-3",
+            warmup_steps="2",
+            logging_steps="1",
+            save_steps="3",
+            seed="1",
+        ),
+        *extra,
+    ]
 
 
 def parameters(directory):
     return dict(LinkBertForPreTraining.from_pretrained(directory).named_parameters())
 
 
+@pytest.mark.slow
 def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(setup, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_pretrain(pretrain_argv(setup, straight)) == 0
@@ -199,7 +249,12 @@ def test_resume_to_more_steps_and_refusals(setup, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "max_steps: 6 -> 8" in err and "save_steps" not in err and "--overwrite_output_dir" in err
     # naming the checkpoint says "continue this run for longer"
-    assert run_pretrain(pretrain_argv(setup, out, "--max_steps", "8", "--save_steps", "100", "--resume_from_checkpoint", "last")) == 0
+    assert (
+        run_pretrain(
+            pretrain_argv(setup, out, "--max_steps", "8", "--save_steps", "100", "--resume_from_checkpoint", "last")
+        )
+        == 0
+    )
     assert json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())["global_step"] == 8
     # a directory with files but no checkpoint is not overwritten silently
     (tmp_path / "busy").mkdir()

@@ -9,15 +9,14 @@ import random
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import load_entry_point, write_jsonl
+from helpers import build_pairs, write_jsonl
 
+from linkbert.cli import flags
 from linkbert.errors import DataError
 from linkbert.pretrain.convert import convert_pubmed, convert_wikipedia, normalize_title, strip_anchors
 from linkbert.pretrain.corpus import read_corpus
 from linkbert.pretrain.pairs import CONTIGUOUS, LINKED, RANDOM, count_types, sample_pairs
 from linkbert.pretrain.segments import pack_sentences, split_sentences, truncate_pair
-
-build_pairs = load_entry_point("pretrain/build_pairs.py")
 
 
 def synthetic_graph(num_docs=60, seed=0, min_segments=2, max_links=5):
@@ -65,6 +64,12 @@ def test_every_segment_is_an_anchor_once_per_pass():
     anchors = sorted((p.doc_a, p.seg_a) for p in pairs if p.label != CONTIGUOUS)
     assert len(set(anchors)) == len(anchors)  # no anchor twice among random/linked pairs
     assert len(pairs) == sum(segments)
+    # one pair per segment, in corpus order: pair i is anchored at the i-th segment, except that a
+    # last segment's contiguous pair starts one segment earlier (it has no successor)
+    every_segment = [(doc, seg) for doc, count in enumerate(segments) for seg in range(count)]
+    for pair, (doc, seg) in zip(pairs, every_segment, strict=True):
+        last_contiguous = pair.label == CONTIGUOUS and seg == segments[doc] - 1
+        assert (pair.doc_a, pair.seg_a) == ((doc, seg - 1) if last_contiguous else (doc, seg)), (pair, doc, seg)
 
 
 def test_same_seed_same_pairs_other_seed_other_pairs():
@@ -177,11 +182,21 @@ def test_corpus_reports_bad_records_with_line_and_field(tmp_path):
 def test_unknown_links_are_dropped_and_counted(tmp_path):
     path = write_jsonl(
         tmp_path / "c.jsonl",
-        [{"id": "a", "text": "x", "links": ["b", "zz", "a", "b"]}, {"id": "b", "text": "y", "links": ["a"]}, {"id": "c", "text": "z"}],
+        [
+            {"id": "a", "text": "x", "links": ["b", "zz", "a", "b"]},
+            {"id": "b", "text": "y", "links": ["a"]},
+            {"id": "c", "text": "z"},
+        ],
     )
     corpus = read_corpus(path)
     assert corpus.links == [[1], [0], []]
-    assert corpus.stats == {"documents": 3, "links": 2, "links_dropped_unknown": 1, "links_dropped_self": 1, "links_dropped_repeat": 1}
+    assert corpus.stats == {
+        "documents": 3,
+        "links": 2,
+        "links_dropped_unknown": 1,
+        "links_dropped_self": 1,
+        "links_dropped_repeat": 1,
+    }
 
 
 # ---------------------------------------------------------------- converters
@@ -198,13 +213,25 @@ def test_wikipedia_json_and_doc_tag_outputs(tmp_path):
     write_jsonl(
         json_dir / "wiki_00",
         [
-            {"id": "10", "url": "u", "title": "Fenner river", "text": 'It flows to <a href="brannock">the city</a>. See <a href="Nowhere">x</a>.'},
-            {"id": "11", "url": "u", "title": "Brannock", "text": 'A city on the <a href="fenner%20river">Fenner</a> and <a href="Old_name">old</a>.'},
+            {
+                "id": "10",
+                "url": "u",
+                "title": "Fenner river",
+                "text": 'It flows to <a href="brannock">the city</a>. See <a href="Nowhere">x</a>.',
+            },
+            {
+                "id": "11",
+                "url": "u",
+                "title": "Brannock",
+                "text": 'A city on the <a href="fenner%20river">Fenner</a> and <a href="Old_name">old</a>.',
+            },
         ],
     )
     (tmp_path / "wiki" / "AB").mkdir()
     (tmp_path / "wiki" / "AB" / "wiki_00").write_text(
-        '<doc id="12" url="u" title="Adder Hills">\nAdder Hills\n\nHills near <a href="Brannock#South">Brannock</a>.\n</doc>\n', encoding="utf-8"
+        '<doc id="12" url="u" title="Adder Hills">\nAdder Hills\n\nHills near <a '
+        'href="Brannock#South">Brannock</a>.\n</doc>\n',
+        encoding="utf-8",
     )
     redirects = tmp_path / "redirects.tsv"
     redirects.write_text("Old name\tAdder Hills\n", encoding="utf-8")
@@ -264,8 +291,15 @@ def small_build(tmp_path_factory):
     BertTokenizerFast(vocab=str(root / "tok" / "vocab.txt")).save_pretrained(root / "tok")
     outs = []
     for name in ("a", "b"):
-        argv = ["--corpus", str(corpus), "--tokenizer", str(root / "tok"), "--output_dir", str(root / name),
-                "--max_seq_length", "40", "--segment_length", "12", "--seed", "3", "--num_shards", "3"]  # fmt: skip
+        argv = flags(
+            corpus=corpus,
+            tokenizer=root / "tok",
+            output_dir=root / name,
+            max_seq_length="40",
+            segment_length="12",
+            seed="3",
+            num_shards="3",
+        )
         assert build_pairs(argv) == 0
         outs.append(root / name)
     return {"corpus": docs, "outs": outs, "tok": root / "tok"}
@@ -287,7 +321,9 @@ def test_build_writes_consistent_shards_and_manifest(small_build):
     assert [s["num_rows"] for s in manifest["shards"]] == [len(rows) // 3 + (i < len(rows) % 3) for i in range(3)]
     assert manifest["corpus_stats"]["documents_dropped_empty"] == 1
     assert manifest["corpus_stats"]["links_dropped_unknown"] == 40
-    counts = {name: sum(r["pair_label"] == i for r in rows) for i, name in enumerate(("contiguous", "random", "linked"))}
+    counts = {
+        name: sum(r["pair_label"] == i for r in rows) for i, name in enumerate(("contiguous", "random", "linked"))
+    }
     assert counts == manifest["pair_counts"]
     for row in rows:
         ids, types = row["input_ids"], row["token_type_ids"]

@@ -33,7 +33,9 @@ def logits(length: int, **high: float) -> np.ndarray:
 
 
 def decode(features, starts, ends, **settings):
-    examples = [{"id": example_id, "context": CONTEXT} for example_id in dict.fromkeys(f["example_id"] for f in features)]
+    examples = [
+        {"id": example_id, "context": CONTEXT} for example_id in dict.fromkeys(f["example_id"] for f in features)
+    ]
     return postprocess_predictions(examples, features, np.stack(starts), np.stack(ends), **settings)
 
 
@@ -93,7 +95,9 @@ def v2_case(threshold: float):
     # Best span "dd ee" in window 1 (positions 3..4): 1.5 + 1.5 = 3. Difference 1 - 3 = -2.
     starts = [logits(8, p0=1.0), logits(8, p0=0.5, p3=1.5)]
     ends = [logits(8, p0=1.0), logits(8, p0=0.5, p4=1.5)]
-    return decode(features, starts, ends, version_2_with_negative=True, null_score_diff_threshold=threshold, n_best_size=3)
+    return decode(
+        features, starts, ends, version_2_with_negative=True, null_score_diff_threshold=threshold, n_best_size=3
+    )
 
 
 def test_v2_null_answer_on_both_sides_of_the_threshold():
@@ -111,7 +115,9 @@ def test_v2_null_answer_on_both_sides_of_the_threshold():
 
 def test_v2_without_any_span_scores_against_empty():
     features = [window("e", range(0, 4))]
-    result = decode(features, [logits(8, p0=2.0, p6=1.0)], [logits(8, p0=1.0, p4=1.0)], version_2_with_negative=True, n_best_size=1)
+    result = decode(
+        features, [logits(8, p0=2.0, p6=1.0)], [logits(8, p0=1.0, p4=1.0)], version_2_with_negative=True, n_best_size=1
+    )
     # No span: best non-null is "empty" with score 0; null score 3 - 0 > 0, so the answer is "".
     assert result.predictions == {"e": ""}
     assert result.null_score_diffs == {"e": 3.0}
@@ -166,7 +172,7 @@ def brute_force(examples, features, starts, ends, n_best, max_length, v2, thresh
             entries.insert(0, best)
         scores = np.array([s + e for _, s, e in entries])
         probabilities = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
-        nbest[example["id"]] = [(text, p, s, e) for (text, s, e), p in zip(entries, probabilities)]
+        nbest[example["id"]] = [(text, p, s, e) for (text, s, e), p in zip(entries, probabilities, strict=True)]
         predictions[example["id"]] = "" if v2 and diffs[example["id"]] > threshold else best[0]
     return predictions, nbest, diffs
 
@@ -202,7 +208,9 @@ def test_vectorised_decoder_matches_brute_force(seed):
     examples, features, starts, ends = random_case(rng)
     n_best, max_length = int(rng.integers(1, 7)), int(rng.integers(1, 6))
     v2, threshold = bool(rng.random() < 0.5), float(rng.normal())
-    expected_predictions, expected_nbest, expected_diffs = brute_force(examples, features, starts, ends, n_best, max_length, v2, threshold)
+    expected_predictions, expected_nbest, expected_diffs = brute_force(
+        examples, features, starts, ends, n_best, max_length, v2, threshold
+    )
     result = postprocess_predictions(examples, features, starts, ends, n_best, max_length, v2, threshold)
     assert result.predictions == expected_predictions
     for example_id, entries in expected_nbest.items():
@@ -222,5 +230,7 @@ def test_dataset_input_matches_list_input_even_after_reordering():
     order = rng.permutation(len(features))
     shuffled = datasets.Dataset.from_list(features).select(order)
     from_lists = postprocess_predictions(examples, [features[i] for i in order], starts[order], ends[order], 3, 4, True)
-    from_datasets = postprocess_predictions(datasets.Dataset.from_list(examples), shuffled, starts[order], ends[order], 3, 4, True)
+    from_datasets = postprocess_predictions(
+        datasets.Dataset.from_list(examples), shuffled, starts[order], ends[order], 3, 4, True
+    )
     assert from_datasets == from_lists

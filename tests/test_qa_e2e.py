@@ -2,25 +2,11 @@
 
 import collections
 import json
-import random
 import re
 import string
 
 import pytest
-from conftest import FAST_FLAGS, full_run_argv, load_entry_point, read_jsonl, write_jsonl
-
-run_qa = load_entry_point("qa/run_qa.py")
-PLACES = ["alpha", "beta", "gamma", "delta", "cat", "dog", "bird", "fish"]
-FILL = "the patients with chronic disease were treated in the clinic during the study".split()
-
-
-def qa_example(rng, index):
-    place, answer = rng.sample(PLACES, 2)
-    before = " ".join(rng.choice(FILL) for _ in range(rng.randint(10, 40)))
-    after = " ".join(rng.choice(FILL) for _ in range(rng.randint(10, 40)))
-    context = f"{before} . the capital of {place} is {answer} . {after}"
-    start = context.index(f"is {answer}") + 3
-    return {"id": f"q{index}", "question": f"what is the capital of {place} ?", "context": context, "answers": {"text": [answer], "answer_start": [start]}}
+from helpers import make_qa_splits, qa_args, read_jsonl, run_qa, write_jsonl
 
 
 def normalize(text):
@@ -39,18 +25,10 @@ def token_f1(prediction, gold):
 
 @pytest.fixture()
 def qa_splits(tmp_path):
-    rng = random.Random(3)
-    return {split: write_jsonl(tmp_path / f"{split}.json", [qa_example(rng, f"{split}{i}") for i in range(n)]) for split, n in (("train", 48), ("dev", 12), ("test", 12))}
+    return make_qa_splits(tmp_path)
 
 
-def qa_args(tiny_model, paths, out, *extra):
-    return [
-        *full_run_argv(tiny_model, paths, out),
-        "--max_seq_length", "48", "--doc_stride", "16", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3",
-        "--num_train_epochs", "3", "--evaluation_strategy", "steps", "--eval_steps", "10", *FAST_FLAGS, *extra,
-    ]  # fmt: skip
-
-
+@pytest.mark.slow
 def test_qa_run_reports_f1_recomputed_from_its_predictions(tiny_model, qa_splits, tmp_path):
     out = tmp_path / "out"
     assert run_qa(qa_args(tiny_model, qa_splits, out)) == 0
@@ -64,7 +42,11 @@ def test_qa_run_reports_f1_recomputed_from_its_predictions(tiny_model, qa_splits
         nbest = json.loads((out / f"{prefix}_nbest_predictions.json").read_text())
         assert all(nbest[r["id"]][0]["text"] == r["prediction"] for r in records)
         f1 = 100 * sum(max(token_f1(r["prediction"], g) for g in r["label"]) for r in records) / len(records)
-        em = 100 * sum(max(float(normalize(r["prediction"]) == normalize(g)) for g in r["label"]) for r in records) / len(records)
+        em = (
+            100
+            * sum(max(float(normalize(r["prediction"]) == normalize(g)) for g in r["label"]) for r in records)
+            / len(records)
+        )
         assert results[f"{key}_f1"] == pytest.approx(f1)
         assert results[f"{key}_exact_match"] == pytest.approx(em)
         # every prediction is a piece of its own context (decoding maps offsets back to text)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from linkbert.cli import flags
 from linkbert.finetune.tasks.qa.features import answer_token_span, prepare_eval_features, prepare_train_features
 from linkbert.tools.tiny_bert import build_tiny_bert
 
@@ -58,7 +59,7 @@ def test_window_count_and_overlap_of_exactly_doc_stride_tokens(tokenizer):
     assert all(len(ids) <= MAX_LEN for ids in features["input_ids"])
 
     windows = [context_ids(tokenizer, features, w) for w in range(expected)]
-    for left, right in zip(windows, windows[1:]):
+    for left, right in zip(windows, windows[1:], strict=False):
         assert left[-STRIDE:] == right[:STRIDE]
     # Dropping the shared tokens reassembles the whole context exactly once.
     stitched = windows[0] + [token for window in windows[1:] for token in window[STRIDE:]]
@@ -69,10 +70,10 @@ def test_eval_offsets_point_at_the_context_text_and_sentinel_elsewhere(tokenizer
     features = prepare_eval_features(batch(None), tokenizer, MAX_LEN, STRIDE)
     assert set(features) >= {"input_ids", "attention_mask", "token_type_ids", "example_id", "offset_mapping"}
     assert features["example_id"] == ["q1"] * len(features["input_ids"])
-    for ids, offsets in zip(features["input_ids"], features["offset_mapping"]):
+    for ids, offsets in zip(features["input_ids"], features["offset_mapping"], strict=True):
         tokens = tokenizer.convert_ids_to_tokens(ids)
         first_sep = tokens.index("[SEP]")
-        for position, (token, (start, end)) in enumerate(zip(tokens, offsets)):
+        for position, (token, (start, end)) in enumerate(zip(tokens, offsets, strict=True)):
             if first_sep < position < len(tokens) - 1:
                 assert CONTEXT[start:end].lower() == token.removeprefix("##")
             else:
@@ -105,7 +106,12 @@ def test_answer_cut_by_a_window_edge_gets_cls(tokenizer):
     answer_start = CONTEXT.rindex(" ", 0, last[0] - 1) + 1
     answer_end = CONTEXT.index(" ", last[1] + 1)
     answer = CONTEXT[answer_start:answer_end]
-    example = {"id": ["q1"], "question": [QUESTION], "context": [CONTEXT], "answers": [{"text": [answer], "answer_start": [answer_start]}]}
+    example = {
+        "id": ["q1"],
+        "question": [QUESTION],
+        "context": [CONTEXT],
+        "answers": [{"text": [answer], "answer_start": [answer_start]}],
+    }
     train = prepare_train_features(example, tokenizer, MAX_LEN, STRIDE)
     assert (train["start_positions"][0], train["end_positions"][0]) == (0, 0)
     # The next window starts STRIDE tokens earlier, so it holds the whole answer.
@@ -130,7 +136,9 @@ def test_leading_spaces_padding_and_token_type_flag(tokenizer):
     plain = prepare_train_features(batch("maple 38"), tokenizer, MAX_LEN, STRIDE)
     spaced = prepare_train_features(batch("maple 38", question="     " + QUESTION), tokenizer, MAX_LEN, STRIDE)
     assert spaced == plain
-    padded = prepare_train_features(batch("maple 38"), tokenizer, MAX_LEN, STRIDE, pad_to_max_length=True, do_not_use_token_type_ids=True)
+    padded = prepare_train_features(
+        batch("maple 38"), tokenizer, MAX_LEN, STRIDE, pad_to_max_length=True, do_not_use_token_type_ids=True
+    )
     assert "token_type_ids" not in padded
     assert {len(ids) for ids in padded["input_ids"]} == {MAX_LEN}
     assert padded["start_positions"] == plain["start_positions"]
@@ -163,7 +171,7 @@ def test_features_survive_datasets_map(tokenizer):
     assert [-1, -1] in mapped[0]["offset_mapping"]
 
 
-def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does():
+def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does(tokenizer):
     """The original's run_qa defaults to pad_to_max_length=True, and that is not only a speed
     choice: BertForQuestionAnswering's start/end softmax spans every position, padding included,
     so the same window trained at another padded length has another loss."""
@@ -171,20 +179,46 @@ def test_windows_are_padded_to_max_seq_length_by_default_as_the_original_does():
     from transformers import BertConfig, BertForQuestionAnswering
 
     from linkbert.finetune.args import parse_args
-    from linkbert.finetune.tasks.qa import QADataArguments
+    from linkbert.finetune.tasks.qa import ExtractiveQA, QADataArguments
 
-    _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o"])
+    argv = flags(model_name_or_path="m", output_dir="o", max_seq_length=MAX_LEN, doc_stride=STRIDE)
+    _, data_args, _ = parse_args(QADataArguments, argv)
     assert data_args.pad_to_max_length is True
-    _, data_args, _ = parse_args(QADataArguments, ["--model_name_or_path", "m", "--output_dir", "o", "--no_pad_to_max_length"])
+    # the task's windows, train and eval alike, all MAX_LEN long
+    for split in ("train", "validation"):
+        assert {
+            len(ids) for ids in ExtractiveQA(data_args).featurize(batch("maple 38"), tokenizer, split)["input_ids"]
+        } == {MAX_LEN}
+    _, data_args, _ = parse_args(QADataArguments, [*argv, "--no_pad_to_max_length"])
     assert data_args.pad_to_max_length is False
+    assert (
+        min(len(ids) for ids in ExtractiveQA(data_args).featurize(batch("maple 38"), tokenizer, "train")["input_ids"])
+        < MAX_LEN
+    )
 
     torch.manual_seed(0)
-    model = BertForQuestionAnswering(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=2)).eval()
+    model = BertForQuestionAnswering(
+        BertConfig(
+            vocab_size=50,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            num_labels=2,
+        )
+    ).eval()
     window = torch.tensor([[2, 7, 8, 3, 9, 10, 11, 3]])
     losses = []
     for pad in (0, 8):
         input_ids = torch.cat([window, torch.zeros(1, pad, dtype=torch.long)], dim=1)
         mask = (input_ids != 0).long()
-        losses.append(model(input_ids=input_ids, attention_mask=mask, start_positions=torch.tensor([5]), end_positions=torch.tensor([6])).loss.item())
+        losses.append(
+            model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                start_positions=torch.tensor([5]),
+                end_positions=torch.tensor([6]),
+            ).loss.item()
+        )
     # 8 more positions in each softmax: padding changes the loss, it is not float noise
     assert abs(losses[1] - losses[0]) > 1e-3

@@ -1,19 +1,24 @@
 """Every recipe job, dry-run, parses with its entry script and carries the paper's hyperparameters
-(linkbert-facts.md §3, written out again here by hand)."""
+(the original release's recipe files, written out again here by hand)."""
 
-import importlib.util
 import os
 import shlex
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from helpers import REPO, load_module
 
 from linkbert.finetune.args import parse_args
 from linkbert.finetune.tasks.base import Task
 
-MRQA = {"max_seq_length": 384, "doc_stride": 128, "preprocessing_num_workers": 10, "eval_strategy": "steps", "eval_steps": 1000}
+MRQA = {
+    "max_seq_length": 384,
+    "doc_stride": 128,
+    "preprocessing_num_workers": 10,
+    "eval_strategy": "steps",
+    "eval_steps": 1000,
+}
 WD = {"weight_decay": 0.01, "adam_beta2": 0.98, "adam_epsilon": 1e-6}
 NO_EVAL = {"eval_strategy": "no"}
 # recipe suffix -> {task: (data dir, batch, accumulation, lr, epochs, warmup, other expected values)}
@@ -37,7 +42,15 @@ EXPECTED = {
     "blurb_biolinkbert-base": {
         "pubmedqa": ("seqcls/pubmedqa_hf", 16, 1, 2e-5, 30, 100, dict(NO_EVAL, max_seq_length=512)),
         "bioasq": ("seqcls/bioasq_hf", 16, 1, 2e-5, 20, 100, dict(NO_EVAL, max_seq_length=512)),
-        "BIOSSES": ("seqcls/BIOSSES_hf", 16, 1, 1e-5, 30, 0, dict(NO_EVAL, max_seq_length=512, metric_name="pearsonr", seed=5)),
+        "BIOSSES": (
+            "seqcls/BIOSSES_hf",
+            16,
+            1,
+            1e-5,
+            30,
+            0,
+            dict(NO_EVAL, max_seq_length=512, metric_name="pearsonr", seed=5),
+        ),
         "HoC": ("seqcls/HoC_hf", 32, 1, 4e-5, 40, 0, dict(NO_EVAL, max_seq_length=512, metric_name="hoc")),
         "chemprot": ("seqcls/chemprot_hf", 32, 1, 3e-5, 10, 0, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
         "DDI": ("seqcls/DDI_hf", 32, 1, 2e-5, 5, 0, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
@@ -52,12 +65,28 @@ EXPECTED = {
     "blurb_biolinkbert-large": {
         "pubmedqa": ("seqcls/pubmedqa_hf", 8, 4, 3e-5, 23, 0.5, dict(NO_EVAL, max_seq_length=512)),
         "bioasq": ("seqcls/bioasq_hf", 8, 4, 3e-5, 30, 0.5, dict(NO_EVAL, max_seq_length=512)),
-        "BIOSSES": ("seqcls/BIOSSES_hf", 8, 4, 3e-5, 100, 0.5, dict(NO_EVAL, **WD, max_seq_length=512, metric_name="pearsonr")),
+        "BIOSSES": (
+            "seqcls/BIOSSES_hf",
+            8,
+            4,
+            3e-5,
+            100,
+            0.5,
+            dict(NO_EVAL, **WD, max_seq_length=512, metric_name="pearsonr"),
+        ),
         "HoC": ("seqcls/HoC_hf", 8, 4, 3e-5, 20, 0.5, dict(NO_EVAL, max_seq_length=512, metric_name="hoc")),
         "chemprot": ("seqcls/chemprot_hf", 16, 1, 2e-5, 4, 0.5, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
         "DDI": ("seqcls/DDI_hf", 16, 1, 2e-5, 3, 0.5, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
         "GAD": ("seqcls/GAD_hf", 16, 1, 2e-5, 5, 0.5, dict(NO_EVAL, max_seq_length=256, metric_name="PRF1")),
-        "ebmnlp": ("tokcls/ebmnlp_hf", 8, 2, 2e-5, 1, 0.5, dict(NO_EVAL, max_seq_length=512, return_macro_metrics=True)),
+        "ebmnlp": (
+            "tokcls/ebmnlp_hf",
+            8,
+            2,
+            2e-5,
+            1,
+            0.5,
+            dict(NO_EVAL, max_seq_length=512, return_macro_metrics=True),
+        ),
         "JNLPBA": ("tokcls/JNLPBA_hf", 8, 2, 3e-5, 4, 0.5, dict(NO_EVAL, **WD, max_seq_length=512, seed=3)),
         "NCBI-disease": ("tokcls/NCBI-disease_hf", 8, 2, 2e-5, 10, 0.5, dict(NO_EVAL, max_seq_length=512)),
         "BC2GM": ("tokcls/BC2GM_hf", 8, 2, 2e-5, 30, 0.5, dict(NO_EVAL, max_seq_length=512)),
@@ -68,7 +97,15 @@ EXPECTED = {
         "medqa": ("mc/medqa_usmle_hf", 4, 8, 2e-5, 2, 100, dict(NO_EVAL, max_seq_length=512)),
     },
     "medqa_biolinkbert-large": {
-        "medqa": ("mc/medqa_usmle_hf", 2, 32, 3e-5, 6, 500, dict(WD, max_seq_length=512, eval_strategy="steps", eval_steps=100, per_device_eval_batch_size=2)),
+        "medqa": (
+            "mc/medqa_usmle_hf",
+            2,
+            32,
+            3e-5,
+            6,
+            500,
+            dict(WD, max_seq_length=512, eval_strategy="steps", eval_steps=100, per_device_eval_batch_size=2),
+        ),
     },
 }
 CASES = [(recipe, task) for recipe, tasks in EXPECTED.items() for task in tasks]
@@ -77,7 +114,13 @@ CASES = [(recipe, task) for recipe, tasks in EXPECTED.items() for task in tasks]
 def dry_run(recipe: str, task: str, **env) -> list[str]:
     """The entry-script command a recipe job would run, as printed by the launcher's DRY_RUN."""
     environment = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, **env)
-    result = subprocess.run(["bash", str(REPO / f"run_examples_{recipe}.sh"), task], env=environment, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(REPO / f"run_examples_{recipe}.sh"), task],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[launch] ") and ".py" in line]
     assert len(lines) == 1
@@ -85,9 +128,7 @@ def dry_run(recipe: str, task: str, **env) -> list[str]:
 
 
 def task_class_of(entry: str) -> type[Task]:
-    spec = importlib.util.spec_from_file_location("recipe_entry", entry)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(entry, "recipe_entry")
     return next(v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Task) and v is not Task)
 
 
@@ -137,5 +178,7 @@ def test_nproc_keeps_the_effective_batch_and_uses_torchrun():
 
 
 def test_unknown_task_is_refused():
-    result = subprocess.run(["bash", str(REPO / "run_examples_mrqa_linkbert-base.sh"), "nope"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", str(REPO / "run_examples_mrqa_linkbert-base.sh"), "nope"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "unknown task 'nope'" in result.stderr

@@ -8,35 +8,59 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FAST_FLAGS, REPO, full_run_argv, load_entry_point, read_jsonl
-from test_seqcls_e2e import make_splits, relation_example
+from helpers import FAST_FLAGS, REPO, full_run_argv, make_seqcls_splits, read_jsonl, relation_example, run_seqcls
 
-run_seqcls = load_entry_point("seqcls/run_seqcls.py")
+from linkbert.cli import flags
 
 
 def failure_report(result) -> str:
     """What a failed torchrun printed that explains it: every rank's error lines, then the tail."""
     output = result.stdout + result.stderr
-    lines = [line for line in output.splitlines() if any(word in line for word in ("Error", "error:", "Traceback", "terminate", "Signal"))]
+    lines = [
+        line
+        for line in output.splitlines()
+        if any(word in line for word in ("Error", "error:", "Traceback", "terminate", "Signal"))
+    ]
     return "\n".join(lines[:40]) + "\n...\n" + output[-2000:]
 
 
 def seqcls_args(tiny_model, paths, out, *extra):
     return [
         *full_run_argv(tiny_model, paths, out),
-        "--max_seq_length", "48", "--per_device_train_batch_size", "4", "--learning_rate", "1e-3", "--num_train_epochs", "2",
-        "--metric_name", "PRF1", *FAST_FLAGS, *extra,
-    ]  # fmt: skip
+        *flags(
+            max_seq_length="48",
+            per_device_train_batch_size="4",
+            learning_rate="1e-3",
+            num_train_epochs="2",
+            metric_name="PRF1",
+        ),
+        *FAST_FLAGS,
+        *extra,
+    ]
 
 
-def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, tmp_path):
+@pytest.mark.slow
+def test_two_process_gloo_ddp_run_writes_every_result_and_one_prediction_per_example(tiny_model, tmp_path):
+    """torchrun, 2 processes, gloo: the results files carry the same keys as a single-process run's,
+    the predictions files hold exactly one record per example in file order, and the step count is
+    that of the global batch (2 processes x 4). The scores themselves are not compared: the two runs
+    see different batches, so they train to different weights."""
     # an odd number of test examples: the distributed sampler pads, the gather must drop the padding
-    paths = make_splits(tmp_path, relation_example, sizes=(24, 9, 11))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(24, 9, 11))
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     assert run_seqcls(seqcls_args(tiny_model, paths, single)) == 0
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
-           str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, ddp)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(random.randint(20000, 40000)),
+        str(REPO / "src" / "seqcls" / "run_seqcls.py"),
+        *seqcls_args(tiny_model, paths, ddp),
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, failure_report(result)
     for name in ("predict_results.json", "eval_results.json", "all_results.json"):
@@ -51,7 +75,7 @@ def test_two_process_ddp_run_with_gloo_matches_a_single_process_run(tiny_model, 
 
 
 def test_resumed_run_reaches_the_same_final_step(tiny_model, tmp_path):
-    paths = make_splits(tmp_path, relation_example, sizes=(32, 8, 8))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(32, 8, 8))
     full, crashed = tmp_path / "full", tmp_path / "crashed"
     args = seqcls_args(tiny_model, paths, full)
     args[args.index("--save_strategy") + 1 : args.index("--save_strategy") + 2] = ["steps", "--save_steps", "5"]
@@ -70,11 +94,15 @@ def test_resumed_run_reaches_the_same_final_step(tiny_model, tmp_path):
 
 
 def warnings_logged(caplog) -> list[str]:
-    return [record.getMessage() for record in caplog.records if record.levelname == "WARNING" and record.name == "linkbert"]
+    return [
+        record.getMessage() for record in caplog.records if record.levelname == "WARNING" and record.name == "linkbert"
+    ]
 
 
-def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_a_warning(tiny_model, tmp_path, capsys, caplog):
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_a_warning(
+    tiny_model, tmp_path, capsys, caplog
+):
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "run"
     args = seqcls_args(tiny_model, paths, out, "--num_train_epochs", "1")
     args[args.index("--save_strategy") + 1 : args.index("--save_strategy") + 2] = ["steps", "--save_steps", "2"]
@@ -96,7 +124,9 @@ def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_
     # the same settings: resumes from the newest checkpoint, announced at warning level
     caplog.clear()
     assert run_seqcls(args) == 0
-    assert any(message.startswith(f"Resuming from {out / 'checkpoint-4'} (step 4)") for message in warnings_logged(caplog))
+    assert any(
+        message.startswith(f"Resuming from {out / 'checkpoint-4'} (step 4)") for message in warnings_logged(caplog)
+    )
 
     # naming the checkpoint explicitly continues with changed settings, and says what changed
     caplog.clear()
@@ -106,7 +136,7 @@ def test_rerun_with_other_settings_stops_and_a_same_settings_rerun_resumes_with_
 
 
 def test_tensorboard_reporting_writes_event_files(tiny_model, tmp_path):
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "out"
     args = seqcls_args(tiny_model, paths, out, "--logging_steps", "2")
     args[args.index("--report_to") + 1] = "tensorboard"
@@ -114,11 +144,12 @@ def test_tensorboard_reporting_writes_event_files(tiny_model, tmp_path):
     assert list(out.rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 4, 4))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 4, 4))
     out = tmp_path / "out"
     args = seqcls_args(tiny_model, paths, out, "--logging_steps", "2")
     args[args.index("--report_to") + 1] = "wandb"
@@ -126,22 +157,37 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
     assert list((tmp_path / "wandb").glob("offline-run-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], ["--padding_free"]], ids=["padded", "padding_free"])
-def test_sharded_ddp_flag_runs_as_fsdp_on_two_processes(tiny_model, tmp_path, extra):
-    """The original's --sharded_ddp (fairscale) is translated to the Trainer's FSDP flags and the run
-    completes on two processes, with the padding-free encoder too; the saved model is a full,
-    ordinary checkpoint. On CPU, accelerate has no FSDP and trains these processes with DDP, so
-    FSDP's sharding itself is only exercised on GPUs (SHARDED=1 in the recipes)."""
+def test_sharded_ddp_flag_is_translated_to_fsdp_and_a_two_process_run_trains(tiny_model, tmp_path, extra):
+    """The original's --sharded_ddp zero_dp_3 (fairscale) is translated to the Trainer's --fsdp flags
+    (the run announces the translation), and a two-process torchrun run with them, with the
+    padding-free encoder too, completes, saves a full, ordinary checkpoint whose encoder weights
+    changed, and predicts every test example. This does not test FSDP itself: on CPU accelerate has
+    no FSDP and trains the two processes with DDP, so sharding is only exercised on GPUs (SHARDED=1
+    in the recipes)."""
     from safetensors.torch import load_file
 
-    paths = make_splits(tmp_path, relation_example, sizes=(16, 6, 6))
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 6, 6))
     out = tmp_path / "fsdp"
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(random.randint(20000, 40000)),
-           str(REPO / "src" / "seqcls" / "run_seqcls.py"), *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(random.randint(20000, 40000)),
+        str(REPO / "src" / "seqcls" / "run_seqcls.py"),
+        *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra),
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, failure_report(result)
-    assert "runs as PyTorch FSDP" in result.stdout + result.stderr
+    assert (
+        "--sharded_ddp zero_dp_3 (fairscale) runs as PyTorch FSDP: "
+        """--fsdp --fsdp_config '{"reshard_after_forward": true}'""" in result.stdout + result.stderr
+    )
     trained = load_file(out / "model.safetensors")
     initial = load_file(tiny_model / "model.safetensors")
     encoder = [name for name in trained if name.startswith("bert.encoder.")]

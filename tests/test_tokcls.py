@@ -2,24 +2,39 @@
 padded outputs, an end-to-end run scored again from its predictions file, and bad input."""
 
 import json
-import random
 
 import numpy as np
 import pytest
-from conftest import FAST_FLAGS, assert_one_line_error, full_run_argv, load_entry_point, read_jsonl, write_jsonl
+from helpers import assert_one_line_error, make_ner_splits, ner_example, ner_run, read_jsonl, write_jsonl
 from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
 
 from linkbert.finetune.data import Split
 from linkbert.finetune.tasks.tokcls import TokClsDataArguments, TokenClassification
 
-run_ner = load_entry_point("tokcls/run_ner.py")
-
 # sorted tags: B-Chem 0, B-Gene 1, I-Chem 2, O 3
-SENTENCE = {"id": "s0", "tokens": ["metformin", "aspirin", "blocks", "kinase"], "ner_tags": ["B-Chem", "I-Chem", "O", "B-Gene"]}
+SENTENCE = {
+    "id": "s0",
+    "tokens": ["metformin", "aspirin", "blocks", "kinase"],
+    "ner_tags": ["B-Chem", "I-Chem", "O", "B-Gene"],
+}
 # A hand-written WordPiece vocabulary, so the splits are known (the tiny model's trained vocabulary
 # breaks ties differently from run to run): metformin -> met ##formin, aspirin -> aspirin,
 # blocks -> block ##s, kinase -> kin ##as ##e
-PIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "met", "##formin", "aspirin", "block", "##s", "kin", "##as", "##e"]
+PIECES = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "met",
+    "##formin",
+    "aspirin",
+    "block",
+    "##s",
+    "kin",
+    "##as",
+    "##e",
+]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +98,9 @@ def test_pad_to_max_length_pads_labels_with_minus_100(tokenizer):
 def test_score_follows_the_metric_flags():
     records = [{"id": "a", "prediction": ["B-Chem", "O"], "label": ["B-Chem", "B-Gene"]}]
     # Chem: 1 right of 1; Gene: missed -> micro P 1, R 1/2; macro F1 (1 + 0) / 2
-    assert make_task([SENTENCE]).score(records) == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "accuracy": 0.5})
+    assert make_task([SENTENCE]).score(records) == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "accuracy": 0.5}
+    )
     assert make_task([SENTENCE], return_macro_metrics=True).score(records)["macro_f1"] == 0.5
     assert make_task([SENTENCE], return_entity_level_metrics=True).score(records)["Gene_number"] == 1
 
@@ -99,7 +116,12 @@ def test_decode_keeps_gold_positions_of_outputs_padded_across_batches():
             logits[row, position, index] = 5.0
     import datasets
 
-    split = Split("test", None, datasets.Dataset.from_dict({"id": ["a", "b"]}), datasets.Dataset.from_dict({"labels": features_labels}))
+    split = Split(
+        "test",
+        None,
+        datasets.Dataset.from_dict({"id": ["a", "b"]}),
+        datasets.Dataset.from_dict({"labels": features_labels}),
+    )
     from types import SimpleNamespace
 
     decoded = task.decode(SimpleNamespace(predictions=logits, label_ids=None), split, "eval")
@@ -113,21 +135,7 @@ def test_decode_keeps_gold_positions_of_outputs_padded_across_batches():
 
 
 # ---------------------------------------------------------------- end to end
-
-FILLER = "the binds and inhibits growth of with in study during".split()
-ENTITIES = [(["aspirin"], "Chem"), (["metformin"], "Chem"), (["kinase"], "Gene"), (["receptor"], "Gene"), (["tumor", "cells"], "Dis"), (["chronic", "disease"], "Dis")]
-
-
-def ner_example(rng, index):
-    """Entities are known words, except "beta", a Chem or a Gene at random: no model gets those all
-    right, so the scores checked below are not all 1.0."""
-    tokens, tags = [], []
-    for _ in range(rng.randint(1, 3)):
-        filler = rng.sample(FILLER, rng.randint(1, 3))
-        words, kind = rng.choice(ENTITIES + [(["beta"], rng.choice(["Chem", "Gene"]))])
-        tokens += filler + words
-        tags += ["O"] * len(filler) + [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
-    return {"tokens": tokens, "ner_tags": tags, "id": f"n{index}"}
+# (ner_example, make_ner_splits and ner_run are in helpers.py: test_padding_free runs them too)
 
 
 def pico_example(rng, index):
@@ -136,24 +144,10 @@ def pico_example(rng, index):
     return dict(record, ner_tags=["B" + tag[1:] if tag.startswith("I-") else tag for tag in record["ner_tags"]])
 
 
-def make_splits(tmp_path, sizes=(48, 16, 16), seed=0, make=ner_example):
-    rng = random.Random(seed)
-    return {split: write_jsonl(tmp_path / "data" / f"{split}.json", [make(rng, i) for i in range(size)]) for split, size in zip(("train", "dev", "test"), sizes)}
-
-
-def run(tiny_model, paths, out, *extra):
-    argv = [
-        *full_run_argv(tiny_model, paths, out),
-        "--max_seq_length", "64", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "5",
-        "--learning_rate", "5e-3", "--num_train_epochs", "4", *FAST_FLAGS, *extra,
-    ]  # fmt: skip
-    return run_ner(argv)
-
-
 def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_model, tmp_path):
-    paths = make_splits(tmp_path)
+    paths = make_ner_splits(tmp_path)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out) == 0
+    assert ner_run(tiny_model, paths, out) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "B-Chem", "1": "B-Dis", "2": "B-Gene", "3": "I-Dis", "4": "O"}
     for prefix, key, split in (("eval", "eval", "dev"), ("predict", "test", "test")):
@@ -163,7 +157,7 @@ def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_mod
         # nothing truncated at 64 tokens: one tag per word, in file order, gold tags as written
         assert [r["id"] for r in records] == [g["id"] for g in gold]
         assert [r["label"] for r in records] == [g["ner_tags"] for g in gold]
-        assert all(len(r["prediction"]) == len(g["tokens"]) for r, g in zip(records, gold))
+        assert all(len(r["prediction"]) == len(g["tokens"]) for r, g in zip(records, gold, strict=True))
         y_true, y_pred = [r["label"] for r in records], [r["prediction"] for r in records]
         assert results[f"{key}_f1"] == pytest.approx(f1_score(y_true, y_pred))
         assert results[f"{key}_precision"] == pytest.approx(precision_score(y_true, y_pred, zero_division=0))
@@ -175,22 +169,28 @@ def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_mod
     records, gold = read_jsonl(out / "predict_predictions.jsonl"), read_jsonl(paths["test"])
     logits, label_ids = np.asarray(outputs["predictions"]), np.asarray(outputs["label_ids"])
     assert logits.shape[0] == len(gold) and logits.shape[2] == 5
-    for row, (record, words, sentence) in enumerate(zip(records, outputs["word_ids"], gold)):
+    for row, (record, words, sentence) in enumerate(zip(records, outputs["word_ids"], gold, strict=True)):
         kept = label_ids[row] != -100
         assert [config["id2label"][str(i)] for i in logits[row][kept].argmax(axis=-1)] == record["prediction"]
-        assert words[0] is None and words[-1] is None and max(w for w in words if w is not None) == len(sentence["tokens"]) - 1
+        assert (
+            words[0] is None
+            and words[-1] is None
+            and max(w for w in words if w is not None) == len(sentence["tokens"]) - 1
+        )
     # entity = word identity is easy to learn; the coin-flip "beta" keeps a perfect score out of reach
     assert 0.6 <= json.loads((out / "predict_results.json").read_text())["test_f1"] < 1.0
 
 
 def test_ner_macro_flag_reports_macro_and_overall(tiny_model, tmp_path):
-    paths = make_splits(tmp_path, seed=1, make=pico_example)
+    paths = make_ner_splits(tmp_path, seed=1, make=pico_example)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out, "--return_macro_metrics", "--label_all_tokens") == 0
+    assert ner_run(tiny_model, paths, out, "--return_macro_metrics", "--label_all_tokens") == 0
     results = json.loads((out / "eval_results.json").read_text())
     assert {"eval_macro_precision", "eval_macro_recall", "eval_macro_f1", "eval_f1", "eval_accuracy"} <= set(results)
     records = read_jsonl(out / "eval_predictions.jsonl")
-    report = classification_report([r["label"] for r in records], [r["prediction"] for r in records], output_dict=True, zero_division=0)
+    report = classification_report(
+        [r["label"] for r in records], [r["prediction"] for r in records], output_dict=True, zero_division=0
+    )
     assert results["eval_macro_f1"] == pytest.approx(report["macro avg"]["f1-score"])
     assert results["eval_f1"] == pytest.approx(report["micro avg"]["f1-score"])
     assert 0.0 < results["eval_macro_f1"] < 1.0  # learned, and not trivially perfect
@@ -199,15 +199,21 @@ def test_ner_macro_flag_reports_macro_and_overall(tiny_model, tmp_path):
 
     pieces = AutoTokenizer.from_pretrained(tiny_model).tokenize
     gold = read_jsonl(paths["dev"])
-    for record, example in zip(records, gold):
-        assert record["label"] == [tag for word, tag in zip(example["tokens"], example["ner_tags"]) for _ in pieces(word)]
+    for record, example in zip(records, gold, strict=True):
+        assert record["label"] == [
+            tag for word, tag in zip(example["tokens"], example["ner_tags"], strict=True) for _ in pieces(word)
+        ]
 
 
 GOOD = {"id": "g", "tokens": ["aspirin", "blocks", "kinase"], "ner_tags": ["B-Chem", "O", "B-Gene"]}
 BAD_INPUTS = [
     # (split to corrupt, its records, expected fragments of the one-line error)
     ("train", [GOOD, dict(GOOD, ner_tags=["O", "O"])], ["train.json:2", "field 'ner_tags'", "3 words", "2 tags"]),
-    ("dev", [GOOD, GOOD, dict(GOOD, ner_tags=["B-Dis", "O", "O"])], ["dev.json:3", "field 'ner_tags'", "'B-Dis' never seen in train"]),
+    (
+        "dev",
+        [GOOD, GOOD, dict(GOOD, ner_tags=["B-Dis", "O", "O"])],
+        ["dev.json:3", "field 'ner_tags'", "'B-Dis' never seen in train"],
+    ),
     ("train", [dict(GOOD, tokens="aspirin blocks kinase")], ["train.json:1", "field 'tokens'", "list of words"]),
     ("test", [GOOD, {"id": "t", "tokens": ["a"]}], ["test.json:2", "field 'ner_tags'", "missing"]),
     ("train", [dict(GOOD, ner_tags=["B-Chem", 0, "O"])], ["train.json:1", "field 'ner_tags'", "tag strings"]),
@@ -219,5 +225,5 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tiny_model, tmp_path, c
     paths = {name: write_jsonl(tmp_path / f"{name}.json", [GOOD, GOOD]) for name in ("train", "dev", "test")}
     write_jsonl(paths[split], records)
     out = tmp_path / "out"
-    assert run(tiny_model, paths, out) == 2
+    assert ner_run(tiny_model, paths, out) == 2
     assert_one_line_error(capsys, fragments, out)
