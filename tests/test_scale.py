@@ -24,6 +24,15 @@ def failure_report(result) -> str:
     return "\n".join(lines[:40]) + "\n...\n" + output[-2000:]
 
 
+def torchrun_seqcls(args: list[str]) -> subprocess.CompletedProcess:
+    """run_seqcls.py under torchrun, two processes on the CPU (gloo), one thread each."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+    port = str(random.randint(20000, 40000))
+    entry = str(REPO / "src" / "seqcls" / "run_seqcls.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port, entry, *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
 def seqcls_args(tiny_model, paths, out, *extra):
     return [
         *full_run_argv(tiny_model, paths, out),
@@ -49,19 +58,7 @@ def test_two_process_gloo_ddp_run_writes_every_result_and_one_prediction_per_exa
     paths = make_seqcls_splits(tmp_path, relation_example, sizes=(24, 9, 11))
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     assert run_seqcls(seqcls_args(tiny_model, paths, single)) == 0
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(random.randint(20000, 40000)),
-        str(REPO / "src" / "seqcls" / "run_seqcls.py"),
-        *seqcls_args(tiny_model, paths, ddp),
-    ]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    result = torchrun_seqcls(seqcls_args(tiny_model, paths, ddp))
     assert result.returncode == 0, failure_report(result)
     for name in ("predict_results.json", "eval_results.json", "all_results.json"):
         single_keys = set(json.loads((single / name).read_text()))
@@ -170,19 +167,7 @@ def test_sharded_ddp_flag_is_translated_to_fsdp_and_a_two_process_run_trains(tin
 
     paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 6, 6))
     out = tmp_path / "fsdp"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(random.randint(20000, 40000)),
-        str(REPO / "src" / "seqcls" / "run_seqcls.py"),
-        *seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra),
-    ]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    result = torchrun_seqcls(seqcls_args(tiny_model, paths, out, "--sharded_ddp", "zero_dp_3", *extra))
     assert result.returncode == 0, failure_report(result)
     assert (
         "--sharded_ddp zero_dp_3 (fairscale) runs as PyTorch FSDP: "
