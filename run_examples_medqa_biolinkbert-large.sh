@@ -10,11 +10,13 @@ TASKS=(medqa mmlu)
 # MMLU: predict only; the entry script still reads a train file (the original passed dev.json).
 mmlu() {
   local data="$DATA_DIR/mc/mmlu_hf/professional_medicine" out="$OUTPUT_DIR/mmlu_professional_medicine_eval/$MODEL"
+  local val=val.json
+  if [ "${DEMO:-0}" = 1 ]; then data="$DATA_DIR/mc/medqa_demo_hf" val=dev.json; fi
   "$PYTHON" -m linkbert.tools.launch --entry "$(entry_script mc)" --log "$out/log.txt" --per_device_train_batch_size 2 -- \
     --model_name_or_path "${MEDQA_MODEL_PATH:-$OUTPUT_DIR/medqa_usmle_hf/$MODEL}" \
-    --train_file "$data/dev.json" --validation_file "$data/val.json" --test_file "$data/test.json" \
+    --train_file "$data/dev.json" --validation_file "$data/$val" --test_file "$data/test.json" \
     --do_predict --per_device_eval_batch_size 4 --max_seq_length 512 --fp16 \
-    --output_dir "$out" --overwrite_output_dir
+    --output_dir "$out" --overwrite_output_dir "${EXTRA[@]}"
 }
 
 run_task() {

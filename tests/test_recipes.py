@@ -182,3 +182,69 @@ def test_unknown_task_is_refused():
         ["bash", str(REPO / "run_examples_mrqa_linkbert-base.sh"), "nope"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "unknown task 'nope'" in result.stderr
+
+
+def test_extra_args_come_after_the_paper_flags_and_win():
+    cmd = dry_run("blurb_biolinkbert-base", "chemprot", EXTRA_ARGS="--num_train_epochs 1  --seed 7")
+    entry = next(item for item in cmd if item.endswith(".py"))
+    # after every paper flag; only the launcher's batch plan follows
+    assert cmd[-8:] == ["--num_train_epochs", "1", "--seed", "7", *cmd[-4:]]
+    assert cmd[-4::2] == ["--per_device_train_batch_size", "--gradient_accumulation_steps"]
+    _, _, training_args = parse_args(task_class_of(entry).data_args_class, cmd[cmd.index(entry) + 1 :])
+    assert training_args.num_train_epochs == 1 and training_args.seed == 7 and training_args.learning_rate == 3e-5
+
+
+def test_a_bad_task_name_stops_before_the_first_job_runs():
+    result = subprocess.run(
+        ["bash", str(REPO / "run_examples_blurb_biolinkbert-base.sh"), "chemprot", "--num_train_epochs"],
+        env=dict(os.environ, DRY_RUN="1", PYTHON=sys.executable),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "unknown task '--num_train_epochs'" in result.stderr
+    assert "EXTRA_ARGS" in result.stderr and "[launch]" not in result.stdout
+
+
+def test_demo_mode_runs_each_family_on_the_bundled_samples(tmp_path):
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    expected = {
+        ("blurb_biolinkbert-base", "DDI"): "seqcls/chemprot_demo_hf",
+        ("blurb_biolinkbert-base", "bioasq"): "seqcls/pubmedqa_demo_hf",
+        ("blurb_biolinkbert-base", "BC2GM"): "tokcls/ner_demo_hf",
+        ("mrqa_linkbert-base", "hotpot"): "qa/mrqa_demo_hf",
+        ("medqa_biolinkbert-base", "medqa"): "mc/medqa_demo_hf",
+    }
+    for (recipe, task), folder in expected.items():
+        cmd = dry_run(recipe, task, DEMO="1", MODEL_PATH=str(model))
+        assert cmd[cmd.index("--train_file") + 1] == str(REPO / "demo" / "sample_data" / folder / "train.json")
+        assert cmd[cmd.index("--model_name_or_path") + 1] == str(model)
+        for split in ("train", "dev", "test"):
+            assert (REPO / "demo" / "sample_data" / folder / f"{split}.json").is_file()
+
+
+def test_demo_mode_without_the_demo_model_says_how_to_build_it(tmp_path):
+    result = subprocess.run(
+        ["bash", str(REPO / "run_examples_blurb_biolinkbert-base.sh"), "chemprot"],
+        env=dict(os.environ, DRY_RUN="1", DEMO="1", MODEL_PATH=str(tmp_path / "absent")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "make demo" in result.stderr
+
+
+def test_recipes_use_the_project_venv_when_there_is_one():
+    text = (REPO / "scripts" / "recipe_common.sh").read_text()
+    assert '"$REPO_ROOT/.venv/bin/python"' in text
+    result = subprocess.run(
+        ["bash", "-c", 'source scripts/recipe_common.sh; echo "$PYTHON"'],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if k != "PYTHON"},
+        capture_output=True,
+        text=True,
+    )
+    venv = REPO / ".venv" / "bin" / "python"
+    assert result.stdout.strip() == (str(venv) if venv.exists() else "python")
