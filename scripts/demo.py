@@ -11,14 +11,13 @@ comparable with the paper.
                                            # then fine-tune that checkpoint too
 """
 
-import argparse
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from linkbert.cli import flags
+from linkbert.cli import ArgumentParser, flags
 from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,7 +157,7 @@ def pretrain_and_finetune(output_root: Path, data_root: Path) -> tuple[str, str,
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--output_dir", default=str(ROOT / "demo_runs"))
     parser.add_argument("--data_dir", default=str(ROOT / "demo" / "sample_data"))
     parser.add_argument(

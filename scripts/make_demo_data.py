@@ -7,10 +7,10 @@ above chance. The files are committed under demo/sample_data/; rerunning this sc
     python scripts/make_demo_data.py --output_dir demo/sample_data
 """
 
-import argparse
 import random
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.jsonl import write_jsonl
 
 SIZES = {"train": 160, "dev": 40, "test": 40}
@@ -144,7 +144,7 @@ TASKS = {
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--output_dir", default="demo/sample_data")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from linkbert.results.pipeline import make_tables
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="holds <task_dir>/<model>/predict_results.json")
     parser.add_argument("--output_dir", type=Path, default=Path("tables"), help="<family>.md, .csv, .png go here")
     parser.add_argument("--no_plots", action="store_true", help="skip the PNG bar charts (no matplotlib needed)")

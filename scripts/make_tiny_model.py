@@ -3,14 +3,14 @@
 python scripts/make_tiny_model.py --text_files demo/sample_data/*/*/train.json --output_dir demo_runs/tiny-bert
 """
 
-import argparse
 from pathlib import Path
 
+from linkbert.cli import ArgumentParser
 from linkbert.tools.tiny_bert import build_tiny_bert, texts_from_files
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument(
         "--text_files", nargs="+", required=True, help="JSON-lines or plain-text files to train the vocabulary on"
     )

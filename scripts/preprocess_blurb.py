@@ -16,7 +16,7 @@ from linkbert.preprocess.blurb import TASKS, convert_all
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     raw_default = Path("raw_data/blurb/data_generation/data")
     parser.add_argument("--raw_dir", type=Path, default=raw_default, help="BLURB's data_generation/data folder")
     parser.add_argument("--output_dir", type=Path, default=Path("data"), help="seqcls/ and tokcls/ are written here")

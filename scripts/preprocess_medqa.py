@@ -15,7 +15,7 @@ from linkbert.preprocess.mc import convert_medqa
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument(
         "--raw_dir", type=Path, default=Path("raw_data/medqa"), help="holds data_clean/questions/US/4_options/"
     )

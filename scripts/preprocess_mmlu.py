@@ -14,7 +14,7 @@ from linkbert.preprocess.mc import convert_mmlu
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument(
         "--raw_dir", type=Path, default=Path("raw_data/mmlu"), help="holds data/<split>/<subject>_<split>.csv"
     )

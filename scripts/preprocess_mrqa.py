@@ -15,7 +15,7 @@ from linkbert.preprocess.mrqa import DATASETS, convert_all
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--raw_dir", type=Path, default=Path("raw_data/mrqa"), help="holds {train,dev}/<X>.jsonl[.gz]")
     parser.add_argument(
         "--splits_dir", type=Path, default=Path("scripts/inhouse_splits"), help="holds inhouse_split_<d>.json"

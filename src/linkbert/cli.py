@@ -30,6 +30,8 @@ class ArgumentParser(OneLineErrors, argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
+        # the description is the script's docstring: what it does and example commands, laid out by hand
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
 
 

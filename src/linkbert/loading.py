@@ -9,28 +9,86 @@ weights, a tokenizer that lost its vocabulary) is named the same way.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from linkbert.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
 
+def looks_like_path(name: str) -> bool:
+    """A name meant as a local folder rather than a Hub id ("org/model"): it starts with . / ~, has
+    more than one slash, or its parent folder exists here (`models/BioLinkBERT-base` with a local
+    `models/`)."""
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return True
+    parent = Path(name).parent
+    return str(parent) not in ("", ".") and parent.is_dir()
+
+
+@functools.cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub answers a TCP connection within `timeout` seconds. Without a network,
+    transformers retries each file for half a minute or more before failing; this asks once. Behind
+    a proxy the answer cannot be told this way, so the Hub is assumed reachable."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    if any(os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _in_local_cache(name: str, cache_dir: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(name, "config.json", cache_dir=cache_dir), str)
+
+
+def check_source(name: str, what: str = "model", cache_dir: str | None = None) -> bool:
+    """Fail at once, before anything is loaded, when `name` cannot be loaded from where it points: a
+    path-like name with no folder there, or a Hub id while the Hub is unreachable and the id is not
+    in the local cache. Return False when the name must be read from the local cache only."""
+    if Path(name).is_dir():
+        return True
+    if looks_like_path(name):
+        raise UsageError(f"checkpoint directory not found: {name}")
+    if hub_reachable():
+        return True
+    if not _in_local_cache(name, cache_dir):
+        raise UsageError(
+            f"cannot reach the HuggingFace Hub to load the {what} '{name}', and it is not in the local cache. "
+            f"On a machine with internet run `hf download {name} --local-dir DIR`, copy DIR here, and pass "
+            "--model_name_or_path DIR"
+        )
+    return False
+
+
 def load_pretrained(what: str, name: str, loader, *args, **kwargs):
-    """`loader(name, ...)` (a from_pretrained), its failures turned into one UsageError line."""
+    """`loader(name, ...)` (a from_pretrained), its failures turned into one UsageError line. A Hub id
+    is looked up in the local cache only when the Hub cannot be reached, and fails at once when it
+    is not there either."""
     from safetensors import SafetensorError
 
+    local = Path(name).is_dir()
+    if not check_source(name, what, kwargs.get("cache_dir")):
+        kwargs["local_files_only"] = True
     try:
         return loader(name, *args, **kwargs)
     # RuntimeError: torch on a truncated .bin or mismatched shapes; SafetensorError: a corrupt .safetensors
     except (OSError, ValueError, ImportError, RuntimeError, SafetensorError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if Path(name).is_dir():
+        if local:
             raise UsageError(f"could not load the {what} from directory {name}: {first_line}") from None
-        looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
-        if looks_like_path and not Path(name).exists():
-            raise UsageError(f"checkpoint directory not found: {name}") from None
         raise UsageError(
             f"could not load the {what} '{name}' from the HuggingFace Hub ({first_line[:160]}). "
             f"On a machine with internet run `hf download {name} --local-dir DIR`, copy DIR here, and pass "

@@ -37,6 +37,8 @@ def configure_logging(level: int) -> None:
 def close_process_group() -> None:
     """Under torchrun, take the process group down before the interpreter exits, so that no rank's
     communication backend is torn down by garbage collection while its peer is still connected."""
+    if "torch" not in sys.modules:
+        return  # a run that stopped before importing torch has no process group
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():

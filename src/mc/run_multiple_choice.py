@@ -1,4 +1,4 @@
-"""Fine-tune a (Bio)LinkBERT checkpoint on multiple-choice QA: MedQA-USMLE, and predict MMLU
+r"""Fine-tune a (Bio)LinkBERT checkpoint on multiple-choice QA: MedQA-USMLE, and predict MMLU
 professional medicine with the MedQA model (see run_examples_medqa_biolinkbert-*.sh).
 
     python src/mc/run_multiple_choice.py --model_name_or_path michiyasunaga/BioLinkBERT-base \
@@ -25,7 +25,7 @@ from linkbert.finetune.tasks.mc import MultipleChoice
 
 
 def main(argv=None) -> int:
-    return run(MultipleChoice, argv)
+    return run(MultipleChoice, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

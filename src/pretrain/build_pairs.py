@@ -1,4 +1,4 @@
-"""Build LinkBERT pretraining instances from a linked corpus (JSON lines: id, text, links).
+r"""Build LinkBERT pretraining instances from a linked corpus (JSON lines: id, text, links).
 
     python src/pretrain/build_pairs.py --corpus data/pretrain/wiki.jsonl --tokenizer bert-base-cased \
         --output_dir data/pretrain/wiki_pairs --max_seq_length 512 --seed 42 --num_shards 256

@@ -1,4 +1,4 @@
-"""Convert PubMed abstracts with their cited PMIDs (JSON lines from pubmed_parser) into a linked corpus.
+r"""Convert PubMed abstracts with their cited PMIDs (JSON lines from pubmed_parser) into a linked corpus.
 
     python src/pretrain/convert_pubmed.py --input raw_data/pubmed/medline.jsonl raw_data/pubmed/updates/ \
         --output data/pretrain/pubmed.jsonl
@@ -17,7 +17,7 @@ from linkbert.pretrain.convert import convert_pubmed
 
 
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--input", nargs="+", required=True, help="JSON-lines files or directories of them")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument(

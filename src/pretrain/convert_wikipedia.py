@@ -17,7 +17,7 @@ from linkbert.pretrain.convert import convert_wikipedia
 
 
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--input", nargs="+", required=True, help="WikiExtractor output files or directories")
     parser.add_argument("--output", required=True, help="Corpus to write (JSON lines: id, title, text, links)")
     parser.add_argument("--redirects", default=None, help="Optional TSV of redirects: source title<TAB>target title")

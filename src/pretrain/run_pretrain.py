@@ -1,4 +1,4 @@
-"""Pretrain LinkBERT: masked language modeling + document relation prediction (ACL §4).
+r"""Pretrain LinkBERT: masked language modeling + document relation prediction (ACL §4).
 
 Input: a build_pairs output directory (--train_dir). Output: output_dir holds a standard BERT
 checkpoint (config model_type "bert", `bert.*` weights, tokenizer files) that the fine-tuning
@@ -30,10 +30,16 @@ run_pretrain_linkbert-base.sh wraps all this with the paper's hyperparameters.
 
 import sys
 
-from linkbert.pretrain.train import main as train_main
-
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in argv or "--help" in argv:  # answered without importing torch
+        from linkbert.pretrain.args import print_help
+
+        print_help(__doc__)
+        return 0
+    from linkbert.pretrain.train import main as train_main
+
     return train_main(argv)
 
 

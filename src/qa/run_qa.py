@@ -1,4 +1,4 @@
-"""Fine-tune a LinkBERT checkpoint on extractive QA: the MRQA datasets (see
+r"""Fine-tune a LinkBERT checkpoint on extractive QA: the MRQA datasets (see
 run_examples_mrqa_linkbert-*.sh for the paper's settings).
 
     python src/qa/run_qa.py --model_name_or_path michiyasunaga/LinkBERT-base \
@@ -16,7 +16,7 @@ from linkbert.finetune.tasks.qa import ExtractiveQA
 
 
 def main(argv=None) -> int:
-    return run(ExtractiveQA, argv)
+    return run(ExtractiveQA, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Fine-tune a (Bio)LinkBERT checkpoint on sequence classification: BLURB PubMedQA, BioASQ, HoC,
+r"""Fine-tune a (Bio)LinkBERT checkpoint on sequence classification: BLURB PubMedQA, BioASQ, HoC,
 ChemProt, DDI, GAD, BIOSSES (see run_examples_blurb_biolinkbert-*.sh for the paper's settings).
 
     python src/seqcls/run_seqcls.py --model_name_or_path michiyasunaga/BioLinkBERT-base \
@@ -15,7 +15,7 @@ from linkbert.finetune.tasks.seqcls import SequenceClassification
 
 
 def main(argv=None) -> int:
-    return run(SequenceClassification, argv)
+    return run(SequenceClassification, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

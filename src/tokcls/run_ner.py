@@ -1,4 +1,4 @@
-"""Fine-tune a (Bio)LinkBERT checkpoint on named-entity recognition / token classification: BLURB
+r"""Fine-tune a (Bio)LinkBERT checkpoint on named-entity recognition / token classification: BLURB
 BC5CDR-chem, BC5CDR-disease, NCBI-disease, BC2GM, JNLPBA and EBM PICO (see
 run_examples_blurb_biolinkbert-*.sh for the paper's settings). EBM PICO adds --return_macro_metrics.
 
@@ -17,7 +17,7 @@ from linkbert.finetune.tasks.tokcls import TokenClassification
 
 
 def main(argv=None) -> int:
-    return run(TokenClassification, argv)
+    return run(TokenClassification, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

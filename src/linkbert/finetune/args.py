@@ -9,20 +9,21 @@ so those command lines run verbatim.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser, TrainingArguments
-
 from linkbert.cli import OneLineErrors, flags_from_mapping
 from linkbert.errors import UsageError
-from linkbert.finetune.padding_free import ATTENTION_KERNELS
 from linkbert.jsonl import read_json
 
 logger = logging.getLogger(__name__)
+# the attention kernels of --padding_free (linkbert.finetune.padding_free)
+ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
 
 @dataclass
@@ -114,28 +115,6 @@ class DataArguments:
     dataset_config_name: str | None = field(default=None, metadata={"help": "Not supported, see --dataset_name"})
 
 
-@dataclass
-class LinkBertTrainingArguments(TrainingArguments):
-    # transformers 5 trains into ./trainer_output without it; the original required the flag
-    output_dir: str | None = field(
-        default=None, metadata={"help": "Where the model, checkpoints, results and predictions are written (required)"}
-    )
-    overwrite_output_dir: bool = field(
-        default=False,
-        metadata={
-            "help": "Train from scratch even if output_dir already holds files or checkpoints (removed from "
-            "transformers 5; kept for the recipes)"
-        },
-    )
-
-    def __post_init__(self):
-        if not self.output_dir:
-            raise ValueError(
-                "--output_dir is required: the folder where the model, results and predictions are written"
-            )
-        super().__post_init__()
-
-
 # Boolean flags of transformers 4.9 that no longer exist and are not needed any more.
 _DROPPED_FLAGS = ("--use_auth_token", "--tpu_metrics_debug")  # 5.x reads the token from the env or --token
 _BOOL_WORDS = ("true", "false", "1", "0", "yes", "no")
@@ -217,18 +196,62 @@ def _fsdp_flags(mode: str) -> list[str]:
     return ["--fsdp", "--fsdp_config", json.dumps(config)]
 
 
-class ArgumentParser(OneLineErrors, HfArgumentParser):
+def argument_parser(dataclass_types, **kwargs):
     """HfArgumentParser without abbreviated flags, whose command-line errors (a missing flag, a value of
     the wrong type) are one `error:` line with exit status 2 (linkbert.cli.OneLineErrors)."""
+    from transformers import HfArgumentParser
 
-    def __init__(self, dataclass_types, **kwargs):
-        super().__init__(dataclass_types, allow_abbrev=False, **kwargs)
+    class ArgumentParser(OneLineErrors, HfArgumentParser):
+        pass
+
+    return ArgumentParser(dataclass_types, allow_abbrev=False, **kwargs)
+
+
+HELP_ALL = "--help_all"
+USAGE = (
+    "%(prog)s --model_name_or_path MODEL --train_file F [--validation_file F] [--test_file F]\n"
+    "       [--do_train] [--do_eval] [--do_predict] --output_dir DIR [more flags below, or --help_all]"
+)
+
+
+def print_help(data_args_class: type[DataArguments], description: str | None) -> None:
+    """`--help`: what the script does and an example (the entry script's docstring), then this
+    project's flags. transformers' ~100 Trainer flags are listed by --help_all: building their parser
+    imports torch, which takes seconds."""
+    epilog = (
+        "Every flag of transformers' TrainingArguments is accepted as well (--output_dir, --learning_rate, "
+        "--num_train_epochs, --per_device_train_batch_size, --fp16, --save_strategy, ...) and the original's "
+        f"--overwrite_output_dir, --evaluation_strategy, --warmup_ratio; {HELP_ALL} lists them all."
+    )
+    parser = argument_parser(
+        (ModelArguments, data_args_class),
+        usage=USAGE,
+        description=description,
+        epilog=textwrap.fill(epilog, 100),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.print_help()
+
+
+def print_full_help(data_args_class: type[DataArguments], description: str | None) -> None:
+    """`--help_all`: every flag, the Trainer's included."""
+    from linkbert.finetune.training_args import LinkBertTrainingArguments
+
+    parser = argument_parser(
+        (ModelArguments, data_args_class, LinkBertTrainingArguments),
+        usage=USAGE,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.print_help()
 
 
 def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     """Parse argv (or a single .json file of arguments, as the HF scripts allow) into
     (ModelArguments, DataArguments subclass, LinkBertTrainingArguments)."""
-    parser = ArgumentParser((ModelArguments, data_args_class, LinkBertTrainingArguments))
+    from linkbert.finetune.training_args import LinkBertTrainingArguments
+
+    parser = argument_parser((ModelArguments, data_args_class, LinkBertTrainingArguments))
     if len(argv) == 1 and argv[0].endswith(".json"):
         argv = flags_from_mapping(read_json(argv[0]))
     argv = translate_legacy_flags(argv)

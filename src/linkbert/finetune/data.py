@@ -12,11 +12,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import datasets
+from typing import TYPE_CHECKING
 
 from linkbert.errors import DataError, FieldError, UsageError
 from linkbert.jsonl import read_jsonl
+
+if TYPE_CHECKING:  # imported where used: `datasets` takes a second or two to import
+    import datasets
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ def check_file(path: Path, check_record: Callable[[dict], None], limit: int | No
 def load_examples(path: Path, limit: int | None = None, cache_dir: str | None = None) -> datasets.Dataset:
     """Load one validated JSON-lines split; add an `id` column (the 0-based line index) when the
     data has none, so every prediction can be traced back to its example."""
+    import datasets
+
     dataset = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=cache_dir)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))

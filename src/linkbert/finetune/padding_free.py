@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from linkbert.errors import UsageError
+from linkbert.finetune.args import ATTENTION_KERNELS
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ ATTENTION_NAME = "linkbert_varlen"
 INDICES_KEY = "unpad_indices"
 SCATTER_KEY = "repad_indices"
 CU_SEQLENS_KEY = "cu_seqlens"
-ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
 
 def unpad_metadata(

@@ -22,16 +22,10 @@ from functools import partial
 from pathlib import Path
 
 from linkbert.errors import report_errors
-from linkbert.finetune.args import parse_args
+from linkbert.finetune.args import HELP_ALL, parse_args, print_full_help, print_help
 from linkbert.finetune.data import SPLITS, Split, check_file, load_examples, split_paths
-from linkbert.finetune.padding_free import make_padding_free
 from linkbert.finetune.tasks.base import Task
-from linkbert.finetune.trainer import (
-    FILE_PREFIX,
-    TaskTrainer,
-    write_predictions,
-)
-from linkbert.loading import check_tokenizer_fits, load_config, load_model, load_tokenizer
+from linkbert.loading import check_source, check_tokenizer_fits, load_config, load_model, load_tokenizer
 from linkbert.runs import (
     check_output_dir,
     check_resume,
@@ -50,10 +44,17 @@ logger = logging.getLogger("linkbert")
 METRIC_PREFIX = {"validation": "eval", "test": "test"}
 
 
-def run(task_class: type[Task], argv: list[str] | None = None) -> int:
+def run(task_class: type[Task], argv: list[str] | None = None, doc: str | None = None) -> int:
     """Entry point of every fine-tuning script: returns the exit status; errors meant for the user
-    (bad data, bad flags, a checkpoint that cannot be found) print one line, not a traceback."""
+    (bad data, bad flags, a checkpoint that cannot be found) print one line, not a traceback. `doc`,
+    the entry script's docstring (what it does, an example), heads its --help."""
     argv = sys.argv[1:] if argv is None else argv
+    if HELP_ALL in argv:
+        print_full_help(task_class.data_args_class, doc)
+        return 0
+    if "-h" in argv or "--help" in argv:
+        print_help(task_class.data_args_class, doc)
+        return 0
     try:
         return report_errors(lambda: _run(task_class, argv))
     finally:
@@ -61,8 +62,14 @@ def run(task_class: type[Task], argv: list[str] | None = None) -> int:
 
 
 def _run(task_class: type[Task], argv: list[str]) -> None:
+    # imported here, not at the top: --help and the flag checks answer without torch and the Trainer
+    from linkbert.finetune.padding_free import make_padding_free
+    from linkbert.finetune.trainer import TaskTrainer
+
     model_args, data_args, training_args = parse_args(task_class.data_args_class, argv)
     setup_logging(training_args)
+    for name in {model_args.model_name_or_path, model_args.tokenizer_name or model_args.model_name_or_path}:
+        check_source(name, cache_dir=model_args.cache_dir)  # a missing folder or an unreachable Hub: fail now
     task = task_class(data_args)
 
     # 1. Validate every input before touching output_dir or loading anything heavy.
@@ -131,8 +138,10 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
             trainer.save_final()
 
 
-def evaluate_and_write(trainer: TaskTrainer, task: Task, split: Split, name: str) -> dict:
+def evaluate_and_write(trainer, task: Task, split: Split, name: str) -> dict:
     """Score one split and write its results file and predictions (on the main process)."""
+    from linkbert.finetune.trainer import FILE_PREFIX, write_predictions
+
     prefix = METRIC_PREFIX[name]
     file_prefix = FILE_PREFIX[prefix]
     logger.info("*** %s on %s ***", "Evaluate" if name == "validation" else "Predict", split.path)

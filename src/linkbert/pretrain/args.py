@@ -107,10 +107,26 @@ class PretrainArguments:
     )
 
 
-def parse_args(argv: list[str]) -> PretrainArguments:
-    from linkbert.finetune.args import ArgumentParser, translate_legacy_flags
+def print_help(description: str | None) -> None:
+    """`--help`: the entry script's docstring (what it does, launch commands), then every flag."""
+    import argparse
 
-    parser = ArgumentParser(PretrainArguments)
+    from linkbert.finetune.args import argument_parser
+
+    usage = (
+        "%(prog)s --train_dir DIR --output_dir DIR (--model_name_or_path M | --config_name C --tokenizer_name T)\n"
+        "       [flags below]"
+    )
+    parser = argument_parser(
+        PretrainArguments, usage=usage, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.print_help()
+
+
+def parse_args(argv: list[str]) -> PretrainArguments:
+    from linkbert.finetune.args import argument_parser, translate_legacy_flags
+
+    parser = argument_parser(PretrainArguments)
     try:
         (args,) = parser.parse_args_into_dataclasses(args=translate_legacy_flags(argv), look_for_args_file=False)
     except ValueError as err:
