@@ -10,8 +10,10 @@ PY := $(VENV)/bin/python
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@echo "Creating $(VENV) and installing requirements.txt and the package (a few minutes the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -e .
+	@echo "Installed into $(VENV); the recipes use it without activation."
 	touch $@
 
 demo: setup

@@ -121,7 +121,7 @@ def run_step(step: DemoStep, model_dir: Path, output_root: Path, data_root: Path
             logging_steps=50,
             seed=42,
             disable_tqdm="true",
-            log_level="warning",
+            log_level="error",
         ),
         *step.args,
     ]
@@ -178,9 +178,12 @@ def main(argv=None) -> None:
 
     rows = []
     for step in STEPS:
-        print(f"== {step.name}", flush=True)
         score, seconds = run_step(step, model_dir, output_root, data_root)
         rows.append((step.name, step.metric, score, seconds))
+        print(
+            f"{step.name}: {step.metric} {score:.4f} ({seconds:.1f} s)",
+            flush=True,
+        )
 
     if args.pretrain:
         rows.append(pretrain_and_finetune(output_root, data_root))

@@ -147,8 +147,39 @@ def load_config(model_args, **overrides):
 
 def load_model(model_args, model_class, config):
     """Load `model_class` (an AutoModelFor... class) with `config`; heads the checkpoint lacks are
-    initialised freshly, as in any fine-tuning run."""
+    initialised freshly, as in any fine-tuning run. transformers' own loading report (a table with
+    colour codes, on every run) is replaced by one log line naming the new and the unused weights."""
+    from transformers.utils import logging as hf_logging
+
     kwargs = hub_kwargs(model_args)
     if model_args.attn_implementation:
         kwargs["attn_implementation"] = model_args.attn_implementation
-    return load_pretrained("model", model_args.model_name_or_path, model_class.from_pretrained, config=config, **kwargs)
+    # transformers' root logger: its loading report and its tensor-parallel notes come from submodules
+    report_logger = hf_logging.get_logger("transformers")
+    previous = report_logger.level
+    report_logger.setLevel(max(logging.ERROR, previous))
+    try:
+        model, info = load_pretrained(
+            "model",
+            model_args.model_name_or_path,
+            model_class.from_pretrained,
+            config=config,
+            output_loading_info=True,
+            **kwargs,
+        )
+    finally:
+        report_logger.setLevel(previous)
+    logger.info(
+        "loaded %s; newly initialised: %s; in the checkpoint but not used: %s",
+        model_args.model_name_or_path,
+        _names(info.get("missing_keys", ())),
+        _names(info.get("unexpected_keys", ())),
+    )
+    return model
+
+
+def _names(keys, shown: int = 6) -> str:
+    keys = sorted(keys)
+    if not keys:
+        return "none"
+    return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")

@@ -12,11 +12,13 @@ can tell whether it continues the same run (`linkbert.runs`).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints, speed_metrics
 
 from linkbert.errors import OutputError, UsageError, disk_full
@@ -25,6 +27,7 @@ from linkbert.finetune.tasks.base import Decoded, Task
 from linkbert.jsonl import atomic_output
 from linkbert.runs import latest_checkpoint, publish_checkpoint, publish_files, save_settings, staging_dir, write_json
 
+logger = logging.getLogger("linkbert")
 # metric key prefix -> file prefix: keys eval_* / test_*, files eval_* / predict_*, as the original
 # scripts and the HuggingFace examples name them
 FILE_PREFIX = {"eval": "eval", "test": "predict"}
@@ -48,6 +51,10 @@ class TaskTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.task = task
         self.eval_split = eval_split
+        # without a progress bar the Trainer prints each log dict; route them through logging instead,
+        # so --log_level (and the demo) can quiet them
+        if self.pop_callback(PrinterCallback) is not None:
+            self.add_callback(LogToLogger())
         self.run_settings = run_settings  # saved with every checkpoint (linkbert.runs.check_resume)
 
     def _get_output_dir(self, trial) -> str:
@@ -76,6 +83,15 @@ class TaskTrainer(Trainer):
                 self.state.best_model_checkpoint = str(Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{best}")
             rotate_checkpoints(output_dir, self.args.save_total_limit, self.state.best_model_checkpoint)
         self.accelerator.wait_for_everyone()
+
+    def log_metrics(self, split: str, metrics: dict) -> None:
+        """The Trainer prints a metrics block; here it is logged, one line per split."""
+        if self.is_world_process_zero():
+            shown = ", ".join(
+                f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                for key, value in sorted(metrics.items())
+            )
+            logger.info("%s: %s", split, shown)
 
     def save_metrics(self, split: str, metrics: dict, combined: bool = True) -> None:
         """`<split>_results.json` and the merged `all_results.json`, as the Trainer writes them (indent
@@ -158,6 +174,18 @@ class TaskTrainer(Trainer):
         if self.state.epoch is not None:
             metrics["epoch"] = self.state.epoch
         return metrics, decoded
+
+
+class LogToLogger(TrainerCallback):
+    """The training log (loss, learning rate, evaluation metrics) as INFO lines."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            logger.info(
+                "step %d: %s",
+                state.global_step,
+                {key: round(v, 6) if isinstance(v, float) else v for key, v in logs.items()},
+            )
 
 
 def write_predictions(output_dir: Path, file_prefix: str, decoded: Decoded) -> None:
