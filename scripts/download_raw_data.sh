@@ -2,8 +2,13 @@
 # Download the raw benchmark data into raw_data/ (and the in-house MRQA split files into
 # scripts/inhouse_splits/), in the layout the preprocessing scripts read.
 #
-#   bash scripts/download_raw_data.sh [mrqa|splits|mmlu|medqa|blurb|all ...]   # default: all
+#   bash scripts/download_raw_data.sh preprocessed   # quickest: the original release's data.zip -> data/
+#   bash scripts/download_raw_data.sh [mrqa|splits|mmlu|medqa|blurb|all ...]   # default: all (raw data)
 #
+# `preprocessed` fetches the preprocessed data of every benchmark that the original authors
+# published (data.zip, ready for the fine-tuning scripts), unpacks it into data/ and checks that its
+# layout is the one the recipes read (python -m linkbert.tools.check_data data). The other parts
+# fetch the raw downloads for our own preprocessing scripts.
 # mrqa, splits and mmlu are fetched with curl (or wget). MedQA and BLURB cannot be fetched
 # unattended (Google Drive; BLURB's per-dataset generation steps), so for those the script prints
 # the manual steps and checks whether the files are already in place.
@@ -17,6 +22,7 @@ SPLITS_URL=https://raw.githubusercontent.com/michiyasunaga/LinkBERT/main/scripts
 MMLU_URL=https://people.eecs.berkeley.edu/~hendrycks/data.tar
 MEDQA_DRIVE=https://drive.google.com/file/d/1ImYUSLk9JbgHXOemfvyiDiirluZHPeQw/view
 BLURB_URL=https://microsoft.github.io/BLURB/sample_code/data_generation.tar.gz
+PREPROCESSED_URL=https://nlp.stanford.edu/projects/myasu/LinkBERT/data.zip
 
 # fetch URL DEST: download to a temporary name, then rename, so an interrupted download never
 # looks like a finished file.
@@ -105,8 +111,27 @@ BLURB needs manual steps:
 EOF
 }
 
+# The original release's preprocessed data: unpacked next to data/ first, moved into place only when
+# data/ does not exist yet (nothing of the user's is overwritten), then checked.
+download_preprocessed() {
+    fetch "$PREPROCESSED_URL" raw_data/data.zip
+    if [[ -e data ]]; then
+        echo "data/ already exists; unpack by hand if you want to replace it: unzip raw_data/data.zip"
+    else
+        rm -rf raw_data/data.unzip
+        mkdir -p raw_data/data.unzip
+        unzip -q raw_data/data.zip -d raw_data/data.unzip
+        mv raw_data/data.unzip/data data
+        rm -rf raw_data/data.unzip
+    fi
+    local python=python
+    if [[ -x .venv/bin/python ]]; then python=.venv/bin/python; fi
+    PYTHONPATH=src "${PYTHON:-$python}" -m linkbert.tools.check_data data
+}
+
 run_part() {
     case $1 in
+        preprocessed) download_preprocessed ;;
         mrqa) download_mrqa ;;
         splits) download_splits ;;
         mmlu) download_mmlu ;;
@@ -120,7 +145,7 @@ run_part() {
             explain_blurb
             ;;
         *)
-            echo "usage: bash scripts/download_raw_data.sh [mrqa|splits|mmlu|medqa|blurb|all ...]" >&2
+            echo "usage: bash scripts/download_raw_data.sh [preprocessed|mrqa|splits|mmlu|medqa|blurb|all ...]" >&2
             exit 2
             ;;
     esac

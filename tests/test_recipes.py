@@ -248,3 +248,28 @@ def test_recipes_use_the_project_venv_when_there_is_one():
     )
     venv = REPO / ".venv" / "bin" / "python"
     assert result.stdout.strip() == (str(venv) if venv.exists() else "python")
+
+
+def test_the_data_check_expects_exactly_the_folders_the_recipes_read():
+    from linkbert.tools.check_data import EXPECTED as CHECKED
+
+    read_by_recipes = {data_dir for tasks in EXPECTED.values() for data_dir, *_ in tasks.values()}
+    read_by_recipes.add("mc/mmlu_hf/professional_medicine")  # the MMLU step (test above)
+    assert set(CHECKED) == read_by_recipes
+
+
+def test_the_data_check_names_what_is_missing(tmp_path, capsys):
+    from linkbert.tools.check_data import main as check_data
+
+    assert check_data([str(tmp_path)]) == 2
+    assert "no recipe data found" in capsys.readouterr().err
+    for name in ("train.json", "dev.json", "test.json"):
+        (tmp_path / "seqcls" / "chemprot_hf").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "seqcls" / "chemprot_hf" / name).write_text("{}\n")
+    (tmp_path / "seqcls" / "DDI_hf").mkdir()
+    (tmp_path / "seqcls" / "DDI_hf" / "train.json").write_text("{}\n")
+    assert check_data([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'seqcls' / 'chemprot_hf'}: ok" in out
+    assert f"{tmp_path / 'seqcls' / 'DDI_hf'}: missing dev.json, test.json" in out
+    assert "1 of 21 recipe data folders complete" in out
