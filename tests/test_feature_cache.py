@@ -28,3 +28,13 @@ def test_tokenized_splits_are_reused_only_by_the_same_package_source(tiny_model,
     assert run("second") == []  # same data, tokenizer, flags and code: all three splits from the cache
     monkeypatch.setattr(linkbert.finetune.run, "package_source_hash", lambda: "another version of the code")
     assert run("third") == ["test", "train", "validation"]
+
+
+def test_tokenizing_workers_are_capped_by_the_split_size():
+    from linkbert.finetune.run import EXAMPLES_PER_PROCESS, tokenizing_processes
+
+    assert tokenizing_processes(None, 100_000) is None
+    assert tokenizing_processes(10, 160) is None  # the MRQA recipe's 10 workers on a demo split: one process
+    assert tokenizing_processes(10, 3 * EXAMPLES_PER_PROCESS) == 3
+    assert tokenizing_processes(10, 3 * EXAMPLES_PER_PROCESS + 1) == 4
+    assert tokenizing_processes(10, 100_000) == 10
