@@ -293,3 +293,66 @@ def test_published_mrqa_averages_and_registry_agree():
         assert abs(mean - mrqa.score(model, "Avg")) <= 0.05 + 1e-9, model
     assert published["MedQA"].score("BioLinkBERT-large", "MedQA-USMLE") == 44.6
     assert published["MMLU"].score("BioLinkBERT-large", "MMLU professional medicine") == 50.7
+
+
+def write_run_info(runs: Path, task_dir: str, model: str, checkpoint: str, shape: dict) -> None:
+    path = runs / task_dir / model / "run_info.json"
+    path.write_text(json.dumps({"checkpoint": {"name_or_path": checkpoint, "shape": shape}}), encoding="utf-8")
+
+
+PAPER_BASE = {"model_type": "bert", "vocab_size": 28895, "hidden_size": 768, "num_hidden_layers": 12}
+MINILM = {"model_type": "bert", "vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6}
+
+
+def test_columns_name_the_checkpoint_used_and_other_checkpoints_are_not_compared(tmp_path):
+    from linkbert.results.collect import collect_runs
+    from linkbert.results.comparison import build_table
+    from linkbert.results.families import BLURB
+    from linkbert.results.published import load_published
+
+    runs = tmp_path / "runs"
+    # the paper's checkpoint, from a local folder named like it: compared as usual
+    write_result(runs, "chemprot_hf", "BioLinkBERT-base", {"test_F1": 0.78})
+    write_run_info(runs, "chemprot_hf", "BioLinkBERT-base", "/ckpt/BioLinkBERT-base", PAPER_BASE)
+    # a MiniLM fine-tuned under the recipe's model name: shown, labelled, never compared
+    write_result(runs, "chemprot_hf", "BioLinkBERT-large", {"test_F1": 0.70})
+    write_run_info(runs, "chemprot_hf", "BioLinkBERT-large", "/models/all-MiniLM-L6-v2", MINILM)
+    table = build_table(BLURB, collect_runs(runs), load_published()["BLURB"])
+    assert table.label("BioLinkBERT-base") == "BioLinkBERT-base"
+    assert table.label("BioLinkBERT-large") == "BioLinkBERT-large [checkpoint: all-MiniLM-L6-v2]"
+    chemprot = next(row for row in table.rows if row.label == "ChemProt")
+    base, large = chemprot.cells["BioLinkBERT-base"], chemprot.cells["BioLinkBERT-large"]
+    assert base.diff == pytest.approx(78.0 - base.paper)
+    assert large.ours == pytest.approx(70.0) and large.paper is not None and large.diff is None
+    assert any("not the paper's BioLinkBERT-large" in note and "hidden_size 384" in note for note in chemprot.notes)
+    score = next(row for row in table.rows if row.label == "BLURB score")
+    assert score.cells["BioLinkBERT-large"].comparable is False
+
+    from linkbert.results.text_formats import header, to_csv
+
+    assert "BioLinkBERT-large [checkpoint: all-MiniLM-L6-v2] ours" in header(table)
+    assert "BioLinkBERT-large paper" in header(table)
+    row = next(r for r in csv.DictReader(io.StringIO(to_csv(table))) if r["task"] == "ChemProt")
+    assert row["BioLinkBERT-large [checkpoint: all-MiniLM-L6-v2] diff"] == ""
+
+
+def test_the_chart_marks_missing_numbers_labels_bars_and_draws_chance():
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from linkbert.results.comparison import TASK, Cell, FamilyTable, Row
+    from linkbert.results.families import MEDQA
+    from linkbert.results.plot import _draw
+    from linkbert.results.published import load_published
+
+    rows = [Row("MedQA-USMLE", "accuracy", TASK, {"ours-model": Cell(None, 45.1), "other": Cell(30.0, None)})]
+    table = FamilyTable(MEDQA, load_published()["MedQA"], ["ours-model", "other"], rows, [])
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    _draw(figure, table)
+    axes = figure.axes[0]
+    texts = [text.get_text() for text in axes.texts]
+    assert texts.count("n/a") == 2  # our missing score and the paper's missing one, each marked
+    assert "45.1" in texts and "30.0" in texts  # value labels on the bars that exist
+    assert [line.get_ydata()[0] for line in axes.get_lines()] == [25.0]  # MedQA's chance level

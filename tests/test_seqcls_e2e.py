@@ -227,3 +227,31 @@ def test_non_empty_output_dir_needs_overwrite(tiny_model, tmp_path, capsys):
     assert "--overwrite_output_dir" in capsys.readouterr().err
     assert seqcls_run(tiny_model, paths, out, "--overwrite_output_dir") == 0
     assert (out / "notes.txt").read_text() == "keep me" and (out / "predict_results.json").is_file()
+
+
+def test_run_info_records_checkpoint_data_code_libraries_argv_and_batch(tiny_model, tmp_path):
+    import hashlib
+
+    import transformers
+
+    paths = make_seqcls_splits(tmp_path, relation_example, sizes=(16, 8, 8))
+    out = tmp_path / "out"
+    assert seqcls_run(tiny_model, paths, out, "--metric_name", "PRF1", "--gradient_accumulation_steps", "2") == 0
+    info = json.loads((out / "run_info.json").read_text())
+    config = json.loads((tiny_model / "config.json").read_text())
+    assert info["checkpoint"]["name_or_path"] == str(tiny_model.resolve())
+    assert info["checkpoint"]["config_sha256"] == hashlib.sha256((tiny_model / "config.json").read_bytes()).hexdigest()
+    assert info["checkpoint"]["shape"] == {
+        "model_type": "bert",
+        "vocab_size": config["vocab_size"],
+        "hidden_size": config["hidden_size"],
+        "num_hidden_layers": config["num_hidden_layers"],
+    }
+    for split, name in (("train", "train"), ("validation", "dev"), ("test", "test")):
+        recorded = info["data"][split]
+        assert recorded["path"] == str(paths[name].resolve())
+        assert recorded["sha256"] == hashlib.sha256(paths[name].read_bytes()).hexdigest()
+    assert info["libraries"]["transformers"] == transformers.__version__
+    assert "--gradient_accumulation_steps" in info["argv"] and str(out) in info["argv"]
+    assert info["effective_batch"] == 8 * 2
+    assert "commit" in info["code"]

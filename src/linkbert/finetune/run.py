@@ -26,6 +26,7 @@ from linkbert.finetune.args import HELP_ALL, parse_args, print_full_help, print_
 from linkbert.finetune.data import SPLITS, Split, check_file, load_examples, split_paths
 from linkbert.finetune.tasks.base import Task
 from linkbert.loading import check_source, check_tokenizer_fits, load_config, load_model, load_tokenizer
+from linkbert.run_info import run_info, write_run_info
 from linkbert.runs import (
     check_output_dir,
     check_resume,
@@ -107,6 +108,10 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     log_settings(training_args, model_args, splits)
     pad_multiple = data_args.pad_to_multiple_of or (8 if training_args.fp16 or training_args.bf16 else None)
     model = load_model(model_args, task.model_class, config)
+    if training_args.process_index == 0:
+        batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
+        info = run_info(argv, model_args.model_name_or_path, config, paths, batch * training_args.world_size)
+        write_run_info(training_args.output_dir, info)
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
         collator = make_padding_free(model, collator, model_args.padding_free_attention, model_args.padding_free_bucket)

@@ -16,7 +16,17 @@ from pathlib import Path
 from linkbert.results.families import PaperColumn, task_for_run_dir
 
 RESULTS_FILE = "predict_results.json"
+RUN_INFO_FILE = "run_info.json"  # written by every fine-tuning run (linkbert.run_info)
 OK, UNFINISHED, INVALID = "ok", "unfinished", "invalid"
+# The published checkpoints, by the shape run_info.json records (model card configs: LinkBERT uses
+# BERT's 28,996-token cased vocabulary, BioLinkBERT its own 28,895 uncased tokens). A run whose
+# checkpoint has another shape did not fine-tune the paper's model.
+PAPER_CHECKPOINTS = {
+    "LinkBERT-base": {"model_type": "bert", "vocab_size": 28996, "hidden_size": 768, "num_hidden_layers": 12},
+    "LinkBERT-large": {"model_type": "bert", "vocab_size": 28996, "hidden_size": 1024, "num_hidden_layers": 24},
+    "BioLinkBERT-base": {"model_type": "bert", "vocab_size": 28895, "hidden_size": 768, "num_hidden_layers": 12},
+    "BioLinkBERT-large": {"model_type": "bert", "vocab_size": 28895, "hidden_size": 1024, "num_hidden_layers": 24},
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,8 @@ class RunResult:
     path: Path  # the predict_results.json read (or expected)
     status: str  # OK, UNFINISHED or INVALID
     value: float | None  # on the paper's 0-100 scale; None unless status is OK
+    checkpoint: str | None = None  # as recorded in run_info.json; None for runs without one
+    not_comparable: str | None = None  # why the paper's number does not apply to this run, if it does not
 
 
 @dataclass
@@ -76,7 +88,23 @@ def read_run(run_path: Path, model: str, task: PaperColumn) -> tuple[RunResult, 
     problem = _check_value(metrics[task.key], task)
     if problem:
         return RunResult(model, task, path, INVALID, None), f"{path}: {problem}; shown as missing"
-    return RunResult(model, task, path, OK, float(metrics[task.key]) * task.scale), None
+    checkpoint, not_comparable = read_checkpoint(run_path, model)
+    return RunResult(model, task, path, OK, float(metrics[task.key]) * task.scale, checkpoint, not_comparable), None
+
+
+def read_checkpoint(run_path: Path, model: str) -> tuple[str | None, str | None]:
+    """(the checkpoint the run used, why it is not the paper's model or None) from run_info.json."""
+    try:
+        info = json.loads((run_path / RUN_INFO_FILE).read_text(encoding="utf-8"))
+        checkpoint = info["checkpoint"]["name_or_path"]
+        shape = info["checkpoint"]["shape"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None  # a run of an older version: nothing recorded, nothing to say
+    expected = PAPER_CHECKPOINTS.get(model)
+    if expected is None or shape == expected:
+        return checkpoint, None
+    found = ", ".join(f"{key} {shape.get(key)}" for key in expected if shape.get(key) != expected[key])
+    return checkpoint, f"{model}: checkpoint {checkpoint} is not the paper's {model} ({found}): not comparable"
 
 
 def _subdirs(path: Path) -> list[Path]:

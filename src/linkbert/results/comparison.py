@@ -7,7 +7,8 @@ missing. Used by `linkbert.results.pipeline`; `render` and `plot` only format wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from linkbert.results.blurb_score import blurb_score, type_means
 from linkbert.results.collect import INVALID, OK, UNFINISHED, Collection
@@ -21,10 +22,11 @@ TASK, TYPE, AGGREGATE = "task", "type", "aggregate"
 class Cell:
     ours: float | None
     paper: float | None
+    comparable: bool = True  # False when our run did not fine-tune the paper's checkpoint
 
     @property
     def diff(self) -> float | None:
-        if self.ours is None or self.paper is None:
+        if self.ours is None or self.paper is None or not self.comparable:
             return None
         return self.ours - self.paper
 
@@ -45,6 +47,10 @@ class FamilyTable:
     models: list[str]
     rows: list[Row]
     paper_notes: list[str]
+    labels: dict[str, str] = field(default_factory=dict)  # model -> column label (with the checkpoint used)
+
+    def label(self, model: str) -> str:
+        return self.labels.get(model, model)
 
 
 def order_models(models: set[str], published: PublishedFamily) -> list[str]:
@@ -68,11 +74,36 @@ def _run_note(collection: Collection, task, model: str) -> str | None:
     return f"{model}: invalid {result.path.name} (see warning)"
 
 
+def _comparable(collection: Collection, family: Family, model: str) -> bool:
+    """Whether every finished run of `model` in `family` fine-tuned the paper's checkpoint."""
+    results = [collection.get(task, model) for task in family.tasks]
+    return not any(result is not None and result.not_comparable for result in results)
+
+
+def column_label(collection: Collection, family: Family, model: str) -> str:
+    """The model, and the checkpoint its runs used when that is not the model's own name."""
+    used = set()
+    for task in family.tasks:
+        result = collection.get(task, model)
+        if result is not None and result.checkpoint:
+            # a local folder by its name, a Hub id as it is
+            used.add(Path(result.checkpoint).name if Path(result.checkpoint).is_absolute() else result.checkpoint)
+    used -= {model, f"michiyasunaga/{model}"}
+    return f"{model} [checkpoint: {', '.join(sorted(used))}]" if used else model
+
+
 def task_rows(family: Family, collection: Collection, published: PublishedFamily, models: list[str]) -> list[Row]:
     rows = []
     for task in family.tasks:
-        cells = {model: Cell(collection.value(task, model), published.score(model, task.name)) for model in models}
-        notes = [note for model in models if (note := _run_note(collection, task, model))]
+        cells = {}
+        notes = []
+        for model in models:
+            result = collection.get(task, model)
+            comparable = result is None or result.not_comparable is None
+            cells[model] = Cell(collection.value(task, model), published.score(model, task.name), comparable)
+            if not comparable:
+                notes.append(result.not_comparable)
+        notes += [note for model in models if (note := _run_note(collection, task, model))]
         rows.append(Row(task.name, f"{task.metric} ({task.key})", TASK, cells, notes))
     return rows
 
@@ -129,5 +160,12 @@ def build_table(family: Family, collection: Collection, published: PublishedFami
         rows.append(mean_row(family, ours, published))
     elif family.aggregate == "blurb":
         rows += type_rows(family, ours, published) + [score_row(family, ours, published)]
+    # an aggregate of runs of another checkpoint is not comparable either
+    for row in rows:
+        if row.kind != TASK:
+            for model in models:
+                if not _comparable(collection, family, model):
+                    row.cells[model] = replace(row.cells[model], comparable=False)
     paper_notes = [f"{n.model}, {n.task}: {n.note}" for n in published.notes if n.model in models]
-    return FamilyTable(family, published, models, rows, paper_notes)
+    labels = {model: column_label(collection, family, model) for model in models}
+    return FamilyTable(family, published, models, rows, paper_notes, labels)

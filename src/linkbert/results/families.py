@@ -38,6 +38,7 @@ class Family:
     name: str  # also the output file stem: <name>.md, <name>.csv, <name>.png
     tasks: tuple[PaperColumn, ...]
     aggregate: str | None  # "mean" (MRQA Avg), "blurb" (BLURB score) or None
+    chance: float | None = None  # the score of a uniform random guess, where the table has one (0-100)
 
 
 def _mrqa(run_dir: str, name: str) -> PaperColumn:
@@ -82,7 +83,10 @@ BLURB = Family(
 )
 
 MEDQA = Family(
-    "MedQA", (PaperColumn("medqa_usmle_hf", "MedQA-USMLE", "accuracy", "test_accuracy", 100.0),), aggregate=None
+    "MedQA",
+    (PaperColumn("medqa_usmle_hf", "MedQA-USMLE", "accuracy", "test_accuracy", 100.0),),
+    aggregate=None,
+    chance=25.0,  # four options
 )
 
 # Table 9 evaluates the MedQA-fine-tuned BioLinkBERT-large on MMLU without further training; the
@@ -91,6 +95,7 @@ MMLU = Family(
     "MMLU",
     (PaperColumn("mmlu_professional_medicine_eval", "MMLU professional medicine", "accuracy", "test_accuracy", 100.0),),
     aggregate=None,
+    chance=25.0,  # four options
 )
 
 FAMILIES = (MRQA, BLURB, MEDQA, MMLU)

@@ -1,5 +1,7 @@
 """Grouped bar chart of one comparison table: for each task (and the headline aggregate), one pair of
-bars per model, ours (solid) beside the paper's (hatched), on the 0-100 scale.
+bars per model, ours (solid) beside the paper's (hatched), on the 0-100 scale, each bar labelled with
+its value. A missing number is drawn as missing, an "n/a" mark where its bar would be, never as an
+empty slot that reads as 0; a table with a chance level (MedQA's four options: 25) shows it as a line.
 
 matplotlib is an optional dependency (`pip install -e .[plots]`), so it is imported only when a chart
 is drawn. The figure is drawn on the Agg canvas directly, without pyplot, so no GUI backend or global
@@ -21,22 +23,27 @@ def plotted_rows(table: FamilyTable):
     return [row for row in table.rows if row.kind != TYPE]
 
 
-def _model_bars(axes, rows, index: int, model: str, width: float, colour: str) -> None:
-    """The two bar series of one model: ours (solid) and the paper's (hatched, lighter)."""
+def _model_bars(axes, rows, index: int, model: str, label: str, width: float, colour: str) -> None:
+    """The two bar series of one model: ours (solid) and the paper's (hatched, lighter), with values
+    on top and "n/a" where a number is missing."""
     for side, source in enumerate(("ours", "paper")):
         offset = (2 * index + side + 0.5) * width - GROUP_WIDTH / 2
         points = [(x + offset, getattr(row.cells[model], source)) for x, row in enumerate(rows)]
-        points = [(x, value) for x, value in points if value is not None]  # missing: no bar, never a 0 bar
-        axes.bar(
-            [x for x, _ in points],
-            [value for _, value in points],
+        present = [(x, value) for x, value in points if value is not None]
+        bars = axes.bar(
+            [x for x, _ in present],
+            [value for _, value in present],
             width,
-            label=f"{model} {source}",
+            label=f"{label} ours" if source == "ours" else f"{model} paper",
             color=colour,
             edgecolor=colour,
             alpha=0.45 if side else 1.0,
             hatch="//" if side else None,
         )
+        axes.bar_label(bars, fmt="%.1f", fontsize="x-small", rotation=90, padding=2)
+        for x, value in points:
+            if value is None:
+                axes.text(x, 1, "n/a", ha="center", va="bottom", rotation=90, fontsize="x-small", color=colour)
 
 
 def _draw(figure, table: FamilyTable) -> None:
@@ -44,16 +51,21 @@ def _draw(figure, table: FamilyTable) -> None:
     axes = figure.add_subplot()
     width = GROUP_WIDTH / (2 * len(table.models))
     for index, model in enumerate(table.models):
-        _model_bars(axes, rows, index, model, width, colour=f"C{index % 10}")
+        _model_bars(axes, rows, index, model, table.label(model), width, colour=f"C{index % 10}")
+    if table.family.chance is not None:
+        axes.axhline(
+            table.family.chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({table.family.chance:g})"
+        )
     axes.set_xticks(range(len(rows)), [row.label for row in rows], rotation=45, ha="right")
-    # A negative Pearson r (a failed BIOSSES run) must stay visible below the axis.
+    # A negative Pearson r (a failed BIOSSES run) must stay visible below the axis; room above for labels.
     values = [v for row in rows for cell in row.cells.values() for v in (cell.ours, cell.paper) if v is not None]
-    axes.set_ylim(min([0.0, *values]), 100)
+    axes.set_ylim(min([0.0, *values]), 110)
     axes.set_ylabel("score (0-100)")
     axes.set_title(f"{table.family.name}: ours vs paper ({table.published.table})")
     axes.grid(axis="y", alpha=0.3)
     # Outside the axes: the bars reach 90+ on most tasks, so no corner inside is free.
-    figure.legend(loc="outside lower center", ncol=len(table.models), fontsize="small")
+    columns = max(1, int(figure.get_figwidth() // 5))  # long labels (a checkpoint name) need the room
+    figure.legend(loc="outside lower center", ncol=columns, fontsize="small")
 
 
 def write_png(table: FamilyTable, path: str | Path) -> Path:

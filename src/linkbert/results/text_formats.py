@@ -18,7 +18,8 @@ MISSING = "—"
 def header(table: FamilyTable) -> list[str]:
     columns = ["task", "metric"]
     for model in table.models:
-        columns += [f"{model} ours", f"{model} paper", f"{model} diff"]
+        label = table.label(model)
+        columns += [f"{label} ours", f"{model} paper", f"{label} diff"]
     return columns + ["note"]
 
 
