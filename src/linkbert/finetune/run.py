@@ -57,9 +57,28 @@ def run(task_class: type[Task], argv: list[str] | None = None, doc: str | None =
         print_help(task_class.data_args_class, doc)
         return 0
     try:
-        return report_errors(lambda: _run(task_class, argv))
+        return report_errors(lambda: (check_sources_early(argv), _run(task_class, argv)))
     finally:
         close_process_group()
+
+
+def flag_value(argv: list[str], flag: str) -> str | None:
+    """The value of `flag` in argv (`--flag value` or `--flag=value`), the last one given."""
+    value = None
+    for index, item in enumerate(argv):
+        if item == flag and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif item.startswith(flag + "="):
+            value = item.split("=", 1)[1]
+    return value
+
+
+def check_sources_early(argv: list[str]) -> None:
+    """Before the seconds of importing torch and transformers: a model or tokenizer name that points
+    to no folder, or to the Hub while it cannot be reached and the name is not cached, fails now."""
+    model = flag_value(argv, "--model_name_or_path")
+    for name in {model, flag_value(argv, "--tokenizer_name") or model} - {None}:
+        check_source(name, cache_dir=flag_value(argv, "--cache_dir"))
 
 
 def _run(task_class: type[Task], argv: list[str]) -> None:
@@ -69,8 +88,6 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
 
     model_args, data_args, training_args = parse_args(task_class.data_args_class, argv)
     setup_logging(training_args)
-    for name in {model_args.model_name_or_path, model_args.tokenizer_name or model_args.model_name_or_path}:
-        check_source(name, cache_dir=model_args.cache_dir)  # a missing folder or an unreachable Hub: fail now
     task = task_class(data_args)
 
     # 1. Validate every input before touching output_dir or loading anything heavy.
