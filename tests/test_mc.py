@@ -9,6 +9,7 @@ from helpers import FAST_FLAGS, assert_one_line_error, make_mc_splits, mc_run, r
 
 from linkbert.cli import flags
 from linkbert.finetune.args import DataArguments
+from linkbert.finetune.raw_outputs import load_raw_outputs
 from linkbert.finetune.tasks.mc import MultipleChoice
 
 RECORDS = [
@@ -122,11 +123,11 @@ def test_mc_end_to_end_accuracy_matches_the_written_predictions(tiny_model, tmp_
         assert all(r["prediction"] in range(4) for r in records)
         assert results[f"{key}_accuracy"] == pytest.approx(np.mean([r["prediction"] == r["label"] for r in records]))
         assert results[f"{prefix}_samples"] == len(gold)
-    # the original's predict_outputs.json: option logits [N, 4] and label ids
-    outputs = json.loads((out / "predict_outputs.json").read_text())
+    # the original's predict outputs: option logits [N, 4] and label ids (index JSON + .npz)
+    outputs = load_raw_outputs(out / "predict_outputs.json")
     records = read_jsonl(out / "predict_predictions.jsonl")
-    assert np.argmax(outputs["predictions"], axis=1).tolist() == [r["prediction"] for r in records]
-    assert outputs["label_ids"] == [g["label"] for g in read_jsonl(paths["test"])]
+    assert np.argmax(np.stack(outputs.predictions), axis=1).tolist() == [r["prediction"] for r in records]
+    assert [int(label) for label in outputs.label_ids] == [g["label"] for g in read_jsonl(paths["test"])]
     # "yes" marks the answer in 3 of 4 questions: far above chance (0.25), below 1
     assert 0.5 <= json.loads((out / "predict_results.json").read_text())["test_accuracy"] < 1.0
 

@@ -17,6 +17,7 @@ from helpers import (
 )
 from sklearn.metrics import precision_recall_fscore_support
 
+from linkbert.finetune.raw_outputs import load_raw_outputs
 from linkbert.tools.tiny_bert import build_tiny_bert
 
 
@@ -77,13 +78,14 @@ def test_single_label_prf1_matches_recomputation(tiny_model, tmp_path):
         assert results[f"{key}_precision"] == pytest.approx(p)
         assert results[f"{key}_recall"] == pytest.approx(r)
         assert results[f"{key}_F1"] == pytest.approx(f)
-    # the original's test_outputs.json: raw logits [N, 3] and label ids, in the test file's order
-    outputs = json.loads((out / "test_outputs.json").read_text())
+    # the original's test outputs: raw logits [N, 3] and label ids, in the test file's order
+    outputs = load_raw_outputs(out / "test_outputs.json")
     _, records = results_and_predictions(out, "predict")
     id2label = config["id2label"]
-    assert np.asarray(outputs["predictions"]).shape == (len(records), 3)
-    assert [id2label[str(i)] for i in np.argmax(outputs["predictions"], axis=1)] == [r["prediction"] for r in records]
-    assert [id2label[str(i)] for i in outputs["label_ids"]] == [r["label"] for r in records]
+    logits = np.stack(outputs.predictions)
+    assert logits.shape == (len(records), 3) and logits.dtype == np.float32
+    assert [id2label[str(i)] for i in np.argmax(logits, axis=1)] == [r["prediction"] for r in records]
+    assert [id2label[str(int(i))] for i in outputs.label_ids] == [r["label"] for r in records]
     assert not (out / "eval_outputs.json").exists()
 
 

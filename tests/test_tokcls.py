@@ -9,6 +9,7 @@ from helpers import assert_one_line_error, make_ner_splits, ner_example, ner_run
 from seqeval.metrics import accuracy_score, classification_report, f1_score, precision_score, recall_score
 
 from linkbert.finetune.data import Split
+from linkbert.finetune.raw_outputs import load_raw_outputs
 from linkbert.finetune.tasks.tokcls import TokClsDataArguments, TokenClassification
 
 # sorted tags: B-Chem 0, B-Gene 1, I-Chem 2, O 3
@@ -163,15 +164,19 @@ def test_ner_end_to_end_scores_match_seqeval_on_the_written_predictions(tiny_mod
         assert results[f"{key}_precision"] == pytest.approx(precision_score(y_true, y_pred, zero_division=0))
         assert results[f"{key}_recall"] == pytest.approx(recall_score(y_true, y_pred))
         assert results[f"{key}_accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
-    # the original's test_outputs.json: logits [N, L, C], label ids (-100 off the first pieces) and
-    # each token's word index (None for [CLS] and [SEP])
-    outputs = json.loads((out / "test_outputs.json").read_text())
+    # the original's test outputs, stored compactly: per sentence its tokens' logits [L_i, C] (no
+    # padding), label ids (-100 off the first pieces) and each token's word index (None for
+    # [CLS] and [SEP])
+    outputs = load_raw_outputs(out / "test_outputs.json")
+    assert (out / "test_outputs.npz").is_file()
     records, gold = read_jsonl(out / "predict_predictions.jsonl"), read_jsonl(paths["test"])
-    logits, label_ids = np.asarray(outputs["predictions"]), np.asarray(outputs["label_ids"])
-    assert logits.shape[0] == len(gold) and logits.shape[2] == 5
-    for row, (record, words, sentence) in enumerate(zip(records, outputs["word_ids"], gold, strict=True)):
-        kept = label_ids[row] != -100
-        assert [config["id2label"][str(i)] for i in logits[row][kept].argmax(axis=-1)] == record["prediction"]
+    assert len(outputs.predictions) == len(gold) and all(row.shape[1] == 5 for row in outputs.predictions)
+    rows = zip(records, outputs.extra["word_ids"], gold, strict=True)
+    for row, (record, words, sentence) in enumerate(rows):
+        logits, label_ids = outputs.predictions[row], outputs.label_ids[row]
+        assert logits.shape[0] == label_ids.shape[0] == len(words)  # exactly the sentence's tokens
+        kept = label_ids != -100
+        assert [config["id2label"][str(i)] for i in logits[kept].argmax(axis=-1)] == record["prediction"]
         assert (
             words[0] is None
             and words[-1] is None

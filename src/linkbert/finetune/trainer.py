@@ -23,6 +23,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from linkbert.errors import OutputError, UsageError, disk_full
 from linkbert.finetune.data import Split
+from linkbert.finetune.raw_outputs import RawOutputs
 from linkbert.finetune.tasks.base import Decoded, Task
 from linkbert.jsonl import atomic_output
 from linkbert.runs import latest_checkpoint, publish_checkpoint, publish_files, save_settings, staging_dir, write_json
@@ -194,6 +195,9 @@ def write_predictions(output_dir: Path, file_prefix: str, decoded: Decoded) -> N
         for record in decoded.records:
             handle.write(json.dumps(record) + "\n")
     for filename, content in decoded.files.items():
+        if isinstance(content, RawOutputs):  # an index JSON and its .npz
+            content.save(output_dir / filename)
+            continue
         with atomic_output(output_dir / filename) as handle:
             json.dump(content, handle, indent=2)
 

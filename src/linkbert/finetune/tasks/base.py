@@ -114,13 +114,3 @@ def logits(predictions) -> np.ndarray:
     """The model's logits from the Trainer's predictions: a tuple when the model returns more than
     one output (hidden states, say), whose first element is the logits."""
     return np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
-
-
-def raw_outputs(output, **extra) -> dict[str, Any]:
-    """The original scripts' `*_outputs.json`: the model's raw logits and the label ids, as nested
-    lists (rows padded with -100 where the Trainer padded them across batches), plus `extra`."""
-
-    def plain(array):
-        return None if array is None else np.asarray(array).tolist()
-
-    return {"predictions": plain(logits(output.predictions)), "label_ids": plain(output.label_ids), **extra}

@@ -15,12 +15,12 @@ from typing import ClassVar
 from linkbert.errors import FieldError
 from linkbert.finetune.data import Split, require
 from linkbert.finetune.metrics import classification
+from linkbert.finetune.raw_outputs import raw_outputs
 from linkbert.finetune.tasks.base import (
     Decoded,
     Task,
     check_optional_id,
     logits,
-    raw_outputs,
 )
 
 

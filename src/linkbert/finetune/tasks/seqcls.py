@@ -17,12 +17,12 @@ from linkbert.errors import FieldError, UsageError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
 from linkbert.finetune.metrics import classification
+from linkbert.finetune.raw_outputs import raw_outputs
 from linkbert.finetune.tasks.base import (
     Decoded,
     Task,
     check_optional_id,
     logits,
-    raw_outputs,
 )
 
 SINGLE, REGRESSION, MULTI = "single_label_classification", "regression", "multi_label_classification"

@@ -19,12 +19,12 @@ from linkbert.errors import FieldError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
 from linkbert.finetune.metrics.ner import ner_metrics
+from linkbert.finetune.raw_outputs import raw_outputs
 from linkbert.finetune.tasks.base import (
     Decoded,
     Task,
     check_optional_id,
     logits,
-    raw_outputs,
 )
 
 IGNORE = -100  # the label id PyTorch's cross-entropy and the original evaluation skip
@@ -167,7 +167,13 @@ class TokenClassification(Task):
             )
         # as the original: the test split's logits [N, L, C], label ids and each token's word index
         files = (
-            {"test_outputs.json": raw_outputs(output, word_ids=list(split.features["word_ids"]))}
+            {
+                "test_outputs.json": raw_outputs(
+                    output,
+                    lengths=[len(ids) for ids in split.features["input_ids"]],
+                    word_ids=list(split.features["word_ids"]),
+                )
+            }
             if file_prefix == "predict"
             else {}
         )
