@@ -4,8 +4,9 @@ The checkpoint (as given, resolved to a folder when local) with the sha256 of it
 the shape that identifies it (model type, vocabulary, hidden size, layers); every data file with its
 sha256; the project's version (the git commit of this checkout, and whether it had uncommitted
 changes); the versions of Python and the libraries that compute the numbers; the full command line;
-the effective batch. `scripts/make_tables.py` reads it to label each result by the checkpoint that
-was really used and to mark results that cannot be compared with the paper's.
+the effective batch; which task (entry script) ran. `scripts/make_tables.py` reads it to label each
+result by the checkpoint that was really used and to mark results that cannot be compared with the
+paper's; `scripts/ensemble.py` to rebuild a run's task.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import platform
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -76,11 +76,12 @@ def _config_file(name: str) -> Path | None:
 
 
 def run_info(
-    argv: list[str], model_name_or_path: str, config, data_files: dict[str, Path], effective_batch: int
+    task: str, argv: list[str], model_name_or_path: str, config, data_files: dict[str, Path], effective_batch: int
 ) -> dict:
     config_file = _config_file(model_name_or_path)
     local = Path(model_name_or_path).is_dir()
     return {
+        "task": task,  # seqcls, tokcls, qa or mc: which entry script ran
         "checkpoint": {
             "name_or_path": str(Path(model_name_or_path).resolve()) if local else model_name_or_path,
             "config_sha256": sha256_of(config_file) if config_file and config_file.is_file() else None,
@@ -92,7 +93,7 @@ def run_info(
         },
         "code": code_version(),
         "libraries": library_versions(),
-        "argv": [sys.argv[0], *argv],
+        "argv": list(argv),  # the entry script's flags
         "effective_batch": effective_batch,
     }
 

@@ -127,7 +127,7 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
     model = load_model(model_args, task.model_class, config)
     if training_args.process_index == 0:
         batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
-        info = run_info(argv, model_args.model_name_or_path, config, paths, batch * training_args.world_size)
+        info = run_info(task.name, argv, model_args.model_name_or_path, config, paths, batch * training_args.world_size)
         write_run_info(training_args.output_dir, info)
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
