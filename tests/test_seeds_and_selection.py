@@ -466,3 +466,21 @@ def test_bad_values_stop_before_any_job(variable, value, bad, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"error: {variable}: ") and bad in lines[0], lines
     assert "[launch]" not in result.stdout
     assert not (tmp_path / "pwned").exists()
+
+
+# ---------------------------------------------------------------- the demo's two-seed summary
+
+
+@pytest.mark.slow
+def test_demo_runs_two_seeds_and_summarises_them(tiny_model, tmp_path):
+    from helpers import REPO, load_module
+
+    demo = load_module(REPO / "scripts" / "demo.py", "demo_script")
+    lines, png = demo.seeds_demo(tiny_model, tmp_path, REPO / "demo" / "sample_data")
+    for seed in (1, 2):
+        assert (tmp_path / "seeds" / "BIOSSES_hf" / tiny_model.name / f"seed{seed}" / "predict_results.json").is_file()
+    assert len(lines) == 2
+    assert re.search(
+        r"over seeds 1, 2: test Pearson x 100 -?\d+\.\d\d( ± \d+\.\d\d)? \(mean ± sample std, n=2;", lines[0]
+    )
+    assert png == tmp_path / "seeds" / "BIOSSES-seeds.png" and png.read_bytes()[:8] == PNG_MAGIC
