@@ -2,7 +2,9 @@
 paper table (MRQA Table 1, BLURB Table 7 with the BLURB score, MedQA Table 8, MMLU Table 9).
 
 Run from the repository root once some recipes have finished (each writes
-runs/<task_dir>/<model>/predict_results.json):
+runs/<task_dir>/<model>/predict_results.json; with SEEDS, LRS or EPOCHS one such folder per run under
+<model>/seed<k>/ and <model>/lr<lr>_ep<epochs>/, shown as mean ± std over seeds, the grid point chosen
+on dev):
 
     python scripts/make_tables.py --runs runs/ --output_dir tables/
     python scripts/make_tables.py --runs runs/ --output_dir tables/ --no_plots > report.md
@@ -18,7 +20,12 @@ from linkbert.results.pipeline import make_tables
 
 def parse_args(argv=None):
     parser = ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=Path, default=Path("runs"), help="holds <task_dir>/<model>/predict_results.json")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs"),
+        help="holds <task_dir>/<model>/[lr<lr>_ep<epochs>/][seed<k>/]predict_results.json",
+    )
     parser.add_argument("--output_dir", type=Path, default=Path("tables"), help="<family>.md, .csv, .png go here")
     parser.add_argument("--no_plots", action="store_true", help="skip the PNG bar charts (no matplotlib needed)")
     return parser.parse_args(argv)

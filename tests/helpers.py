@@ -1,13 +1,20 @@
 """Plain helpers shared by the test modules (fixtures live in conftest.py): paths, JSON lines,
 loading scripts by path, the flags of a quick tiny-model run, and per task the synthetic examples,
-split writers and run helpers that more than one test module uses. Import them with
-`from helpers import ...`: pytest puts tests/ on sys.path, as it does for conftest."""
+split writers and run helpers that more than one test module uses; the recipes' dry runs and the
+results tables' synthetic runs/ trees. Import them with `from helpers import ...`: pytest puts tests/
+on sys.path, as it does for conftest."""
 
+import csv
 import functools
 import importlib.util
+import io
 import json
+import os
 import random
+import shlex
+import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from linkbert.cli import flags
@@ -321,3 +328,98 @@ def mc_run(model, paths, out, *extra, train=True):
         *extra,
     ]
     return run_mc(argv)
+
+
+# ---------------------------------------------------------------- recipes (run_examples_*.sh)
+
+
+def recipe_run(recipe: str, *tasks: str, cwd=None, **env) -> subprocess.CompletedProcess:
+    """`bash run_examples_<recipe>.sh TASKS` with DRY_RUN=1 and this interpreter; `env` adds to (or
+    overrides) those and os.environ."""
+    environment = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable)
+    environment.update(env)
+    return subprocess.run(
+        ["bash", str(REPO / f"run_examples_{recipe}.sh"), *tasks],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def launched_commands(stdout: str) -> list[list[str]]:
+    """The entry-script commands a dry run printed (the launcher's `[launch] python ... X.py ...` lines)."""
+    lines = [line for line in stdout.splitlines() if line.startswith("[launch] ") and ".py" in line]
+    return [shlex.split(line[len("[launch] ") :]) for line in lines]
+
+
+def task_class_of(entry: str):
+    """The Task subclass an entry script runs."""
+    from linkbert.finetune.tasks.base import Task
+
+    module = load_module(entry, "recipe_entry")
+    return next(v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Task) and v is not Task)
+
+
+def parsed_command(cmd: list[str]):
+    """(model_args, data_args, training_args) of an entry-script command, as the entry script parses them."""
+    from linkbert.finetune.args import parse_args
+
+    entry = next(item for item in cmd if item.endswith(".py"))
+    return parse_args(task_class_of(entry).data_args_class, cmd[cmd.index(entry) + 1 :])
+
+
+# ---------------------------------------------------------------- results tables (scripts/make_tables.py)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# BioLinkBERT-base, all 13 BLURB tasks, as the entry scripts store them (fractions); by hand the BLURB
+# score of these is 83.4 (see tests/test_make_tables.py).
+BASE_BLURB = {
+    "BC5CDR-chem_hf": ("test_f1", 0.94),
+    "BC5CDR-disease_hf": ("test_f1", 0.86),
+    "NCBI-disease_hf": ("test_f1", 0.88),
+    "BC2GM_hf": ("test_f1", 0.85),
+    "JNLPBA_hf": ("test_f1", 0.79),
+    "ebmnlp_hf": ("test_macro_f1", 0.74),
+    "chemprot_hf": ("test_F1", 0.78),
+    "DDI_hf": ("test_F1", 0.83),
+    "GAD_hf": ("test_F1", 0.85),
+    "BIOSSES_hf": ("test_pearsonr", 0.93),
+    "HoC_hf": ("test_F1", 0.84),
+    "pubmedqa_hf": ("test_accuracy", 0.70),
+    "bioasq_hf": ("test_accuracy", 0.92),
+}
+
+
+def write_result(runs: Path, task_dir: str, model: str, metrics, name: str = "predict_results.json") -> Path:
+    """Write runs/<task_dir>/<model>/<name> (metrics: a dict, or text as it is); `model` may go on into
+    a run's subfolder, e.g. "BioLinkBERT-base/seed2"."""
+    path = runs / task_dir / model / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(metrics if isinstance(metrics, str) else json.dumps(metrics), encoding="utf-8")
+    return path
+
+
+def make_tables_cli(argv) -> tuple[int, str, str]:
+    """scripts/make_tables.py's main(argv): (exit code, stdout, stderr)."""
+    main = load_module(REPO / "scripts" / "make_tables.py", "make_tables_script").main
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        code = main(argv)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def csv_rows(path: Path) -> dict[str, dict[str, str]]:
+    """A results CSV's rows by their task cell."""
+    return {row["task"]: row for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))}
+
+
+def markdown_cells(markdown: str, label: str) -> list[str]:
+    """The cells of the table row whose first cell is `label`."""
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == label:
+            return cells
+    raise AssertionError(f"no row {label!r} in:\n{markdown}")

@@ -5,35 +5,17 @@ the paper's own BLURB scores and MRQA averages."""
 import csv
 import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from helpers import REPO, load_module
+from helpers import BASE_BLURB, PNG_MAGIC, csv_rows, make_tables_cli, markdown_cells, write_result
 
 from linkbert.results.blurb_score import blurb_score, type_means
 from linkbert.results.collect import INVALID, OK, read_run
 from linkbert.results.families import BLURB, FAMILIES, MEDQA
 from linkbert.results.published import load_published
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-# BioLinkBERT-base, all 13 BLURB tasks, as the entry scripts store them (fractions).
-BASE_BLURB = {
-    "BC5CDR-chem_hf": ("test_f1", 0.94),
-    "BC5CDR-disease_hf": ("test_f1", 0.86),
-    "NCBI-disease_hf": ("test_f1", 0.88),
-    "BC2GM_hf": ("test_f1", 0.85),
-    "JNLPBA_hf": ("test_f1", 0.79),
-    "ebmnlp_hf": ("test_macro_f1", 0.74),
-    "chemprot_hf": ("test_F1", 0.78),
-    "DDI_hf": ("test_F1", 0.83),
-    "GAD_hf": ("test_F1", 0.85),
-    "BIOSSES_hf": ("test_pearsonr", 0.93),
-    "HoC_hf": ("test_F1", 0.84),
-    "pubmedqa_hf": ("test_accuracy", 0.70),
-    "bioasq_hf": ("test_accuracy", 0.92),
-}
+# BioLinkBERT-base, all 13 BLURB tasks, as the entry scripts store them (fractions): BASE_BLURB (helpers).
 # By hand, x100 then the mean within each BLURB task type:
 #   NER        (94 + 86 + 88 + 85 + 79) / 5 = 432 / 5 = 86.4
 #   PICO       74
@@ -44,13 +26,6 @@ BASE_BLURB = {
 # BLURB score = (86.4 + 74 + 82 + 93 + 84 + 81) / 6 = 500.4 / 6 = 83.4
 BASE_TYPE_MEANS = [86.4, 74.0, 82.0, 93.0, 84.0, 81.0]
 BASE_BLURB_SCORE = 83.4
-
-
-def write_result(runs: Path, task_dir: str, model: str, metrics) -> Path:
-    path = runs / task_dir / model / "predict_results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(metrics if isinstance(metrics, str) else json.dumps(metrics), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -74,38 +49,14 @@ def runs(tmp_path_factory) -> Path:
     return runs
 
 
-def load_main():
-    return load_module(REPO / "scripts" / "make_tables.py", "make_tables_script").main
-
-
-def run_cli(argv) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with redirect_stdout(stdout), redirect_stderr(stderr):
-        code = load_main()(argv)
-    return code, stdout.getvalue(), stderr.getvalue()
-
-
 @pytest.fixture(scope="module")
 def made(runs):
     """Run the CLI once for the whole module (drawing the charts takes about a second); return
     (output dir, stdout, stderr)."""
     out = runs.parent / "tables"
-    code, stdout, stderr = run_cli(["--runs", str(runs), "--output_dir", str(out)])
+    code, stdout, stderr = make_tables_cli(["--runs", str(runs), "--output_dir", str(out)])
     assert code == 0, stderr
     return out, stdout, stderr
-
-
-def csv_rows(path: Path) -> dict[str, dict[str, str]]:
-    return {row["task"]: row for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))}
-
-
-def markdown_cells(markdown: str, label: str) -> list[str]:
-    """The cells of the table row whose first cell is `label`."""
-    for line in markdown.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and cells[0] == label:
-            return cells
-    raise AssertionError(f"no row {label!r} in:\n{markdown}")
 
 
 def test_blurb_score_hand_computation():
@@ -238,7 +189,7 @@ def test_column_and_row_order(made):
 def test_output_is_deterministic(made, runs, tmp_path):
     first, _, _ = made
     second = tmp_path / "again"
-    assert run_cli(["--runs", str(runs), "--output_dir", str(second)])[0] == 0
+    assert make_tables_cli(["--runs", str(runs), "--output_dir", str(second)])[0] == 0
     assert sorted(p.name for p in second.iterdir()) == sorted(p.name for p in first.iterdir())
     for path in first.iterdir():
         assert (second / path.name).read_bytes() == path.read_bytes(), path.name
@@ -246,7 +197,7 @@ def test_output_is_deterministic(made, runs, tmp_path):
 
 def test_no_finished_run_is_an_error(tmp_path):
     (tmp_path / "runs" / "squad_hf" / "LinkBERT-base").mkdir(parents=True)
-    code, _, stderr = run_cli(["--runs", str(tmp_path / "runs"), "--output_dir", str(tmp_path / "t")])
+    code, _, stderr = make_tables_cli(["--runs", str(tmp_path / "runs"), "--output_dir", str(tmp_path / "t")])
     assert code == 1 and "no finished run" in stderr
     assert not (tmp_path / "t").exists()
 

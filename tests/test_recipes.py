@@ -2,15 +2,13 @@
 (the original release's recipe files, written out again here by hand)."""
 
 import os
-import shlex
 import subprocess
 import sys
 
 import pytest
-from helpers import REPO, load_module
+from helpers import REPO, launched_commands, recipe_run, task_class_of
 
 from linkbert.finetune.args import parse_args
-from linkbert.finetune.tasks.base import Task
 
 MRQA = {
     "max_seq_length": 384,
@@ -113,23 +111,11 @@ CASES = [(recipe, task) for recipe, tasks in EXPECTED.items() for task in tasks]
 
 def dry_run(recipe: str, task: str, **env) -> list[str]:
     """The entry-script command a recipe job would run, as printed by the launcher's DRY_RUN."""
-    environment = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, **env)
-    result = subprocess.run(
-        ["bash", str(REPO / f"run_examples_{recipe}.sh"), task],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = recipe_run(recipe, task, **env)
     assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("[launch] ") and ".py" in line]
-    assert len(lines) == 1
-    return shlex.split(lines[0][len("[launch] ") :])
-
-
-def task_class_of(entry: str) -> type[Task]:
-    module = load_module(entry, "recipe_entry")
-    return next(v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Task) and v is not Task)
+    commands = launched_commands(result.stdout)
+    assert len(commands) == 1
+    return commands[0]
 
 
 @pytest.mark.parametrize("recipe,task", CASES, ids=[f"{r}:{t}" for r, t in CASES])

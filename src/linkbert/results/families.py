@@ -1,9 +1,10 @@
 """The four result tables this project reproduces and, for each paper column, where our number comes from.
 
-A run of the recipes writes `runs/<run_dir>/<model>/predict_results.json`; `key` names the test metric
-the entry script computes there and `scale` turns it into the paper's 0-100 scale (sequence
-classification, NER and multiple choice report fractions; extractive QA reports 0-100 already, as the
-SQuAD metric does). Column order is the column order of the paper's table.
+A run of the recipes writes `runs/<run_dir>/<model>/predict_results.json` (with seeds or a grid, in
+subfolders: see `collect`); `key` names the test metric the entry script computes there and `scale`
+turns it into the paper's 0-100 scale (sequence classification, NER and multiple choice report
+fractions; extractive QA reports 0-100 already, as the SQuAD metric does). Column order is the column
+order of the paper's table.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ class PaperColumn:
     key: str  # the key in predict_results.json
     scale: float  # multiply the stored value by this to get the paper's 0-100 scale
     task_type: str | None = None  # the BLURB task type; None outside BLURB
+    # Choosing among grid points (runs/<run_dir>/<model>/lr<lr>_ep<epochs>/) uses the DEV metric:
+    # `dev_key` in eval_results.json of the same run, or of the same point under runs/<dev_from>/
+    # when this column's runs only predict with a model fine-tuned there (MMLU evaluates MedQA's).
+    dev_from: str | None = None
+    higher_is_better: bool = True  # every paper column; a loss-like metric would set False
+
+    @property
+    def dev_key(self) -> str:
+        """The dev-set twin of `key`: the same metric with the `eval_` prefix instead of `test_`."""
+        return "eval_" + self.key.removeprefix("test_")
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,16 @@ MEDQA = Family(
 # recipe writes that prediction-only run under its own directory.
 MMLU = Family(
     "MMLU",
-    (PaperColumn("mmlu_professional_medicine_eval", "MMLU professional medicine", "accuracy", "test_accuracy", 100.0),),
+    (
+        PaperColumn(
+            "mmlu_professional_medicine_eval",
+            "MMLU professional medicine",
+            "accuracy",
+            "test_accuracy",
+            100.0,
+            dev_from="medqa_usmle_hf",  # MMLU only predicts: the MedQA run's dev accuracy selects
+        ),
+    ),
     aggregate=None,
     chance=25.0,  # four options
 )

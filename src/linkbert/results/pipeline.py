@@ -3,9 +3,10 @@ one bar chart per paper table that has at least one finished run:
 
     python scripts/make_tables.py --runs runs/ --output_dir tables/
 
-writes tables/{MRQA,BLURB,MedQA,MMLU}.{md,csv,png} (only the families with results). The Markdown goes
-to stdout as well; warnings (unreadable results files) and the summary go to stderr, so stdout can be
-redirected into a report as it is.
+writes tables/{MRQA,BLURB,MedQA,MMLU}.{md,csv,png} (only the families with results); runs in the
+seed<k>/ and lr<lr>_ep<epochs>/ layouts are averaged over seeds and chosen on dev (see `comparison`,
+`selection`). The Markdown goes to stdout as well; warnings (unreadable results files) and the
+summary go to stderr, so stdout can be redirected into a report as it is.
 """
 
 from __future__ import annotations
@@ -56,10 +57,16 @@ def write_family(table: FamilyTable, markdown: str, output_dir: Path, plots: boo
 
 
 def _summary(table: FamilyTable, collection: Collection) -> str:
-    runs = [r for r in collection.results.values() if r.task in table.family.tasks]
-    finished = sum(r.status == OK for r in runs)
+    runs = [run for task in table.family.tasks for model in table.models for run in collection.get(task, model)]
+    finished = sum(run.status == OK for run in runs)
+    reported = sum(
+        row.cells[model].ours is not None for row in table.rows[: len(table.family.tasks)] for model in table.models
+    )
     cells = len(table.models) * len(table.family.tasks)
-    return f"{table.family.name}: {len(table.models)} model(s), {finished}/{cells} task results ({len(runs)} run dirs)"
+    return (
+        f"{table.family.name}: {len(table.models)} model(s), {reported}/{cells} task results "
+        f"({finished} of {len(runs)} run dirs finished)"
+    )
 
 
 def make_tables(runs_dir: str | Path, output_dir: str | Path, plots: bool = True) -> list[Path]:
