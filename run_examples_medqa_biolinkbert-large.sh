@@ -7,7 +7,7 @@ MODEL=BioLinkBERT-large
 source "$(dirname "$0")/scripts/recipe_common.sh"
 TASKS=(medqa mmlu)
 
-# MMLU: predict only; the entry script still reads a train file (the original passed dev.json).
+# MMLU: predict only; --train_file is passed as the original did (dev.json), but a run without --do_train does not read it.
 mmlu() {
   local data="$DATA_DIR/mc/mmlu_hf/professional_medicine" out="$OUTPUT_DIR/mmlu_professional_medicine_eval/$MODEL"
   local val=val.json
