@@ -10,7 +10,8 @@ TASKS=(medqa mmlu)
 # The MedQA job; its learning rate and epochs also name the grid folders of the models MMLU evaluates.
 MEDQA=(--per_device_eval_batch_size 2 --learning_rate 3e-5 --warmup_steps 500 --num_train_epochs 6 --max_seq_length 512 "${WD[@]}" --evaluation_strategy steps --eval_steps 100)
 
-# MMLU: predict only; the entry script still reads a train file (the original passed dev.json). With
+# MMLU: predict only; --train_file is passed as the original did (dev.json), but a run without
+# --do_train does not read it. With
 # SEEDS / LRS / EPOCHS it evaluates each seed's and grid point's MedQA model into the same subfolder
 # (MEDQA_MODEL_PATH, when set, is evaluated for every one of them).
 mmlu() {

@@ -2,9 +2,12 @@
 
 Builds a tiny BERT whose WordPiece vocabulary is trained on the demo data, then fine-tunes it with
 the real entry points on every bundled task (demo/sample_data/, synthetic BLURB-format samples) and
-prints a table of the test metrics. Last, it runs the BIOSSES-like task with two seeds in the
-recipes' SEEDS layout (demo_runs/seeds/BIOSSES_hf/tiny-bert/seed<k>/) and summarises them with the
-results code (scripts/make_tables.py's): mean ± std over the seeds, n=2, and a chart with error bars
+prints a table of the test metrics. Then the ChemProt-like model predicts on new text: its test
+sentences with the labels removed, with only --test_file and --do_predict (the label names come from
+the model's config), into demo_runs/new_text/predict_predictions.jsonl. Last, it runs the
+BIOSSES-like task with two seeds in the recipes' SEEDS layout
+(demo_runs/seeds/BIOSSES_hf/tiny-bert/seed<k>/) and summarises them with the results code
+(scripts/make_tables.py's): mean ± std over the seeds, n=2, and a chart with error bars
 (demo_runs/seeds/BIOSSES-seeds.png). The numbers only show that the pipeline learns; they are not
 comparable with the paper.
 
@@ -140,6 +143,36 @@ def run_step(
     return results[step.metric], time.time() - start
 
 
+def predict_new_text(output_root: Path, data_root: Path) -> Path:
+    """The first demo model predicting on unlabelled text (its test sentences without their labels),
+    as a user predicts with a fine-tuned checkpoint: no train file, no training, no metrics."""
+    from linkbert.finetune.run import run
+    from linkbert.jsonl import read_jsonl, write_jsonl
+
+    step = STEPS[0]
+    model = output_root / step.data_dir.split("/")[-1]
+    sentences = output_root / "new_text.json"
+    unlabelled = (
+        {k: v for k, v in record.items() if k != "label"}
+        for _, record in read_jsonl(data_root / step.data_dir / "test.json")
+    )
+    write_jsonl(sentences, unlabelled)
+    out = output_root / "new_text"
+    argv = flags(
+        model_name_or_path=model,
+        test_file=sentences,
+        do_predict=True,
+        output_dir=out,
+        max_seq_length=128,
+        report_to="none",
+        disable_tqdm="true",
+        log_level="error",
+    )
+    if run(load_task(step.task), argv) != 0:
+        raise SystemExit("demo step 'prediction on new text' failed")
+    return out / "predict_predictions.jsonl"
+
+
 def pretrain_and_finetune(output_root: Path, data_root: Path) -> tuple[str, str, float, float]:
     """Pretrain a tiny LinkBERT on the bundled linked corpus, then fine-tune the checkpoint it writes
     (a standard BERT directory) on the first demo task."""
@@ -243,8 +276,10 @@ def main(argv=None) -> None:
     for name, metric, score, seconds in rows:
         print(f"| {name:<38} | {metric:<14} | {score:7.4f} | {seconds:5.1f}s |")
 
+    predictions = predict_new_text(output_root, data_root)
+    print(f"\nPredictions on new, unlabelled text (ChemProt-like test sentences, labels removed): {predictions}")
     lines, _ = seeds_demo(model_dir, output_root, data_root)
-    print("\n" + "\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

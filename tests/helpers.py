@@ -9,6 +9,7 @@ import functools
 import importlib.util
 import io
 import json
+import math
 import os
 import random
 import shlex
@@ -119,6 +120,25 @@ def full_run_argv(model, paths: dict, out: Path) -> list[str]:
     )
 
 
+def assert_same_predictions(ours: list[dict], theirs: list[dict], rel: float = 1e-5, abs: float = 1e-6) -> None:
+    """Two predictions files agree record by record: the same fields and the same ids, labels, predicted
+    classes, tags and answers, and floats (probabilities, QA scores, regression values) equal up to float
+    noise, as two runs that compute the same numbers in another order (padding-free, resumed) give them."""
+
+    def close(a, b) -> bool:
+        if isinstance(a, float) or isinstance(b, float):
+            return all(isinstance(v, (int, float)) for v in (a, b)) and math.isclose(a, b, rel_tol=rel, abs_tol=abs)
+        if isinstance(a, dict):
+            return isinstance(b, dict) and list(a) == list(b) and all(close(a[key], b[key]) for key in a)
+        if isinstance(a, list):
+            return isinstance(b, list) and len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
+        return a == b
+
+    assert len(ours) == len(theirs)
+    for mine, other in zip(ours, theirs, strict=True):
+        assert close(mine, other), (mine, other)
+
+
 def assert_one_line_error(capsys, fragments, output_dir: Path) -> None:
     """The run printed exactly one `error: ...` line containing every fragment, and wrote nothing."""
     err = capsys.readouterr().err.strip().splitlines()
@@ -154,6 +174,14 @@ def pair_example(rng, i):
         "sentence2": f"{noise(rng)} {label} {noise(rng)}",
         "label": label,
     }
+
+
+def multilabel_example(rng, i):
+    """A HoC-like multi-label record: which of cat/dog/bird/fish the sentence names is its multi-hot label."""
+    label = [int(rng.random() < 0.4) for _ in range(4)]
+    words = [w for w, on in zip(["cat", "dog", "bird", "fish"], label, strict=True) if on]
+    # two rows per document: ids "<doc>_<row>", as HoC sentence ids look before aggregation
+    return {"id": f"{i // 2}_{i % 2}", "sentence": f"{noise(rng)} {' '.join(words)}", "label": label}
 
 
 def make_seqcls_splits(tmp_path, make, sizes=(48, 16, 16), seed=0):

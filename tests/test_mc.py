@@ -5,9 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from helpers import FAST_FLAGS, assert_one_line_error, make_mc_splits, mc_run, read_jsonl, run_mc, write_jsonl
+from helpers import assert_one_line_error, make_mc_splits, mc_run, read_jsonl, write_jsonl
 
-from linkbert.cli import flags
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.raw_outputs import load_raw_outputs
 from linkbert.finetune.tasks.mc import MultipleChoice
@@ -131,21 +130,11 @@ def test_mc_end_to_end_accuracy_matches_the_written_predictions(tiny_model, tmp_
     # "yes" marks the answer in 3 of 4 questions: far above chance (0.25), below 1
     assert 0.5 <= json.loads((out / "predict_results.json").read_text())["test_accuracy"] < 1.0
 
-    # The MMLU recipe: predict only with the trained model; a train file is still read
+    # The MMLU recipe: predict only with the trained model (the train file it passes is not read)
     again = tmp_path / "again"
     assert mc_run(out, paths, again, train=False) == 0
     assert read_jsonl(again / "predict_predictions.jsonl") == read_jsonl(out / "predict_predictions.jsonl")
     assert not (again / "eval_results.json").exists()
-
-
-def test_predict_only_still_needs_a_train_file(tiny_model, tmp_path, capsys):
-    paths = make_mc_splits(tmp_path, sizes=(4, 4, 4))
-    argv = [
-        *flags(model_name_or_path=tiny_model, test_file=paths["test"], do_predict=True, output_dir=tmp_path / "out"),
-        *FAST_FLAGS,
-    ]
-    assert run_mc(argv) == 2
-    assert "--train_file is required" in capsys.readouterr().err
 
 
 GOOD = RECORDS[0]

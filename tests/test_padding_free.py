@@ -8,6 +8,7 @@ import torch
 from helpers import (
     VOCAB_TEXT,
     assert_one_line_error,
+    assert_same_predictions,
     full_run_argv,
     make_mc_splits,
     make_ner_splits,
@@ -313,7 +314,11 @@ def test_sequence_classification_learns_and_predicts_the_same(no_dropout_model, 
         return seqcls_run(no_dropout_model, paths, out, "--metric_name", "accuracy", *extra, epochs=12, lr="3e-3")
 
     padded, padding_free = both_runs(run, tmp_path)
-    assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
+    assert_same_predictions(
+        read_jsonl(padding_free / "predict_predictions.jsonl"),
+        read_jsonl(padded / "predict_predictions.jsonl"),
+        rel=1e-3,
+    )
     assert json.loads((padding_free / "predict_results.json").read_text())["test_accuracy"] >= 0.85  # chance is 0.5
     assert_same_metrics(padded, padding_free, "predict", rel=1e-3)
 
@@ -353,9 +358,13 @@ def test_span_token_and_choice_runs_predict_the_same(no_dropout_model, tmp_path,
     to the batch's longest window here: its loss still differs slightly where a window is padded
     (the softmax spans padding, which the padded run computes and the padding-free run leaves at
     the bias; see test_qa_features for why QA pads to max_seq_length by default), too little to
-    move a score or a prediction at this scale."""
+    move a metric or a prediction at this scale (but its answers' span scores, raw logits, move by
+    up to ~10%, so those are left out)."""
     padded, padding_free = both_runs(make(no_dropout_model, tmp_path), tmp_path, ("--padding_free", *flags))
-    assert read_jsonl(padding_free / "predict_predictions.jsonl") == read_jsonl(padded / "predict_predictions.jsonl")
+    ours, theirs = (read_jsonl(out / "predict_predictions.jsonl") for out in (padding_free, padded))
+    if make is qa_runner:
+        ours, theirs = ([{k: v for k, v in r.items() if k != "score"} for r in rows] for rows in (ours, theirs))
+    assert_same_predictions(ours, theirs, rel=1e-4)
     assert_same_metrics(padded, padding_free, "predict", rel=1e-4)
     assert_same_metrics(padded, padding_free, "eval", rel=1e-4)
 

@@ -54,6 +54,8 @@ def test_best_span_across_two_windows_wins_and_probabilities_are_a_softmax():
     assert nbest[0]["probability"] == pytest.approx(1 / (1 + math.exp(-2)))
     assert nbest[1]["probability"] == pytest.approx(math.exp(-2) / (1 + math.exp(-2)))
     assert (nbest[0]["start_logit"], nbest[0]["end_logit"]) == (3.0, 3.0)
+    # where the answer starts in the context, and its score (start + end logit)
+    assert result.answer_starts == {"e": 12} and result.scores == {"e": 6.0}
 
 
 def test_spans_longer_than_max_answer_length_are_skipped():
@@ -87,6 +89,7 @@ def test_empty_when_no_candidate_survives():
     result = decode(features, starts, ends, n_best_size=1)
     assert result.predictions == {"e": "empty"}
     assert result.nbest == {"e": [{"text": "empty", "probability": 1.0, "start_logit": 0.0, "end_logit": 0.0}]}
+    assert result.answer_starts == {"e": None} and result.scores == {"e": None}  # "empty" is no span
 
 
 def v2_case(threshold: float):
@@ -104,8 +107,10 @@ def test_v2_null_answer_on_both_sides_of_the_threshold():
     above = v2_case(threshold=0.0)  # -2 > 0 is false: keep the span
     assert above.predictions == {"e": "dd ee"}
     assert above.null_score_diffs == {"e": pytest.approx(-2.0)}
+    assert above.answer_starts == {"e": 9} and above.scores == {"e": 3.0}
     below = v2_case(threshold=-2.5)  # -2 > -2.5: predict no answer
     assert below.predictions == {"e": ""}
+    assert below.answer_starts == {"e": None} and below.scores == {"e": 1.0}  # the null answer's score
     texts = [entry["text"] for entry in below.nbest["e"]]
     assert texts[0] == "dd ee" and "" in texts
     null = below.nbest["e"][texts.index("")]
@@ -220,6 +225,14 @@ def test_vectorised_decoder_matches_brute_force(seed):
         assert np.allclose([g[1] for g in got], [x[1] for x in entries])
     if v2:
         assert result.null_score_diffs == pytest.approx(expected_diffs)
+    for example in examples:
+        text, start = result.predictions[example["id"]], result.answer_starts[example["id"]]
+        if start is None:
+            assert text in ("", "empty")
+            continue
+        assert example["context"][start : start + len(text)] == text
+        best = next(entry for entry in result.nbest[example["id"]] if entry["text"] == text)  # the null may rank first
+        assert result.scores[example["id"]] == best["start_logit"] + best["end_logit"]
 
 
 def test_dataset_input_matches_list_input_even_after_reordering():

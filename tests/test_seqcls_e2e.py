@@ -8,6 +8,7 @@ from helpers import (
     VOCAB_TEXT,
     assert_one_line_error,
     make_seqcls_splits,
+    multilabel_example,
     noise,
     pair_example,
     read_jsonl,
@@ -30,13 +31,6 @@ def regression_example(rng, i):
         "label": float(level) + rng.choice([0.0, 0.5]),
         "id": f"s{i}",
     }
-
-
-def multilabel_example(rng, i):
-    label = [int(rng.random() < 0.4) for _ in range(4)]
-    words = [w for w, on in zip(["cat", "dog", "bird", "fish"], label, strict=True) if on]
-    # two rows per document: ids "<doc>_<row>", as HoC sentence ids look before aggregation
-    return {"id": f"{i // 2}_{i % 2}", "sentence": f"{noise(rng)} {' '.join(words)}", "label": label}
 
 
 def results_and_predictions(out, prefix):

@@ -117,21 +117,36 @@ def test_decode_keeps_gold_positions_of_outputs_padded_across_batches():
             logits[row, position, index] = 5.0
     import datasets
 
+    # row a: 2 words, the first of two pieces; row b: 2 words (word ids as the tokenizer gives them)
+    word_ids = [[None, 0, 0, 1, None], [None, 0, 1, None]]
     split = Split(
         "test",
         None,
-        datasets.Dataset.from_dict({"id": ["a", "b"]}),
-        datasets.Dataset.from_dict({"labels": features_labels}),
+        datasets.Dataset.from_dict({"id": ["a", "b"], "tokens": [["aspirin", "kinase"], ["kinase", "blocks"]]}),
+        datasets.Dataset.from_dict({"labels": features_labels, "word_ids": word_ids}),
     )
     from types import SimpleNamespace
 
     decoded = task.decode(SimpleNamespace(predictions=logits, label_ids=None), split, "eval")
     records = decoded.records
     assert decoded.files == {}  # the raw-logit file is written for the test split only
-    # kept positions: row a -> 1, 3; row b -> 1, 2
+    # kept positions: row a -> 1, 3; row b -> 1, 2; the entities are read from the words' predicted tags
     assert records == [
-        {"id": "a", "prediction": ["B-Chem", "B-Gene"], "label": ["B-Chem", "O"]},
-        {"id": "b", "prediction": ["B-Gene", "O"], "label": ["B-Gene", "I-Chem"]},
+        {
+            "id": "a",
+            "prediction": ["B-Chem", "B-Gene"],
+            "label": ["B-Chem", "O"],
+            "entities": [
+                {"type": "Chem", "start": 0, "end": 7, "text": "aspirin", "words": [0, 1]},
+                {"type": "Gene", "start": 8, "end": 14, "text": "kinase", "words": [1, 2]},
+            ],
+        },
+        {
+            "id": "b",
+            "prediction": ["B-Gene", "O"],
+            "label": ["B-Gene", "I-Chem"],
+            "entities": [{"type": "Gene", "start": 0, "end": 6, "text": "kinase", "words": [0, 1]}],
+        },
     ]
 
 

@@ -8,7 +8,9 @@ professional medicine with the MedQA model (see run_examples_medqa_biolinkbert-*
         --warmup_steps 100 --num_train_epochs 2 --max_seq_length 512 --fp16 --save_strategy no \
         --evaluation_strategy no --output_dir runs/medqa_usmle_hf/BioLinkBERT-base --overwrite_output_dir
 
-MMLU reuses the MedQA model and only predicts; a train file is still read (for the option count):
+MMLU reuses the MedQA model and only predicts (the recipe passes a train file, as the original
+did; a run without --do_train does not read it: the option count comes from the records, and
+records without `label` are predicted, with their option probabilities, and not scored):
 
     python src/mc/run_multiple_choice.py --model_name_or_path runs/medqa_usmle_hf/BioLinkBERT-large \
         --train_file data/mc/mmlu_hf/professional_medicine/dev.json \

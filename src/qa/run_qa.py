@@ -7,6 +7,13 @@ run_examples_mrqa_linkbert-*.sh for the paper's settings).
         --max_seq_length 384 --doc_stride 128 --per_device_train_batch_size 12 --learning_rate 3e-5 \
         --num_train_epochs 2 --evaluation_strategy steps --eval_steps 1000 --fp16 \
         --output_dir runs/squad_hf/LinkBERT-base
+
+Answer new questions with the fine-tuned model (records without `answers`; each answer comes with
+its character offset in the context and its score):
+
+    python src/qa/run_qa.py --model_name_or_path runs/squad_hf/LinkBERT-base \
+        --test_file new_questions.json --do_predict --max_seq_length 384 --doc_stride 128 \
+        --output_dir runs/squad_new
 """
 
 import sys

@@ -6,6 +6,12 @@ ChemProt, DDI, GAD, BIOSSES (see run_examples_blurb_biolinkbert-*.sh for the pap
         --test_file data/seqcls/chemprot_hf/test.json --do_train --do_eval --do_predict --metric_name PRF1 \
         --max_seq_length 256 --per_device_train_batch_size 32 --learning_rate 3e-5 --num_train_epochs 10 \
         --output_dir runs/chemprot_hf/BioLinkBERT-base
+
+Predict on new, unlabelled text with the fine-tuned model (records without `label`; the label names
+come from the model's config; each prediction comes with its class probabilities):
+
+    python src/seqcls/run_seqcls.py --model_name_or_path runs/chemprot_hf/BioLinkBERT-base \
+        --test_file new_sentences.json --do_predict --max_seq_length 256 --output_dir runs/chemprot_new
 """
 
 import sys

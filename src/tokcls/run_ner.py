@@ -8,6 +8,12 @@ run_examples_blurb_biolinkbert-*.sh for the paper's settings). EBM PICO adds --r
         --per_device_train_batch_size 32 --learning_rate 5e-5 --warmup_ratio 0.1 --num_train_epochs 20 \
         --max_seq_length 512 --fp16 --save_strategy no --evaluation_strategy no \
         --output_dir runs/NCBI-disease_hf/BioLinkBERT-base --overwrite_output_dir
+
+Predict on new, unlabelled sentences with the fine-tuned model (records with `tokens` only; the tags
+come from the model's config; each prediction lists its entities with character offsets):
+
+    python src/tokcls/run_ner.py --model_name_or_path runs/NCBI-disease_hf/BioLinkBERT-base \
+        --test_file new_sentences.json --do_predict --max_seq_length 512 --output_dir runs/NCBI-disease_new
 """
 
 import sys

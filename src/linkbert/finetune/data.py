@@ -36,18 +36,20 @@ class Split:
     path: Path
     examples: datasets.Dataset
     features: datasets.Dataset | None = None
+    labelled: bool = True  # False for a prediction file without labels: decoded, never scored
 
 
 def split_paths(data_args, training_args, always_needed: tuple[str, ...] = ()) -> dict[str, Path]:
     """The split files this run needs: train for --do_train, validation for --do_eval, test for
-    --do_predict, plus those a task always needs (sequence classification reads its label set from
-    train). A needed flag that is missing is a usage error; a given file that is missing a data error."""
+    --do_predict, plus those a task reads whenever they are given (sequence classification and NER
+    read their label set from train; without a train file they take it from the checkpoint). A
+    missing flag that a --do_ switch needs is a usage error; a given file that is missing a data error."""
     paths = {}
     for name, (flag, switch, _) in SPLITS.items():
         path = getattr(data_args, flag)
-        needed = getattr(training_args, switch) or name in always_needed
+        needed = getattr(training_args, switch)
         if needed and path is None:
-            raise UsageError(f"--{flag} is required" + (f" with --{switch}" if name not in always_needed else ""))
+            raise UsageError(f"--{flag} is required with --{switch}")
         if path is not None and (needed or name in always_needed):
             if not Path(path).is_file():
                 raise DataError(path, f"file not found (given as --{flag})")

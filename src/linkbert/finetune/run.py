@@ -7,8 +7,10 @@ Order matters for the user's safety: arguments are parsed, every record of every
 validated, and only then is the output directory checked, the model loaded and anything written.
 After training the run writes, like the HuggingFace examples, `train_results.json`,
 `eval_results.json` (keys `eval_*`), `predict_results.json` (keys `test_*`), `all_results.json`,
-per example `eval_predictions.jsonl` / `predict_predictions.jsonl` with id, prediction, label, and
-the files a task adds (QA's n-best answers, the original's raw-logit `test_outputs.json`).
+per example `eval_predictions.jsonl` / `predict_predictions.jsonl` with id, prediction, label (and
+the task's further fields), and the files a task adds (QA's n-best answers, the original's raw-logit
+`test_outputs.json`). A test file without labels is predicted, not scored: its results file holds
+only counts and timings.
 """
 
 from __future__ import annotations
@@ -92,10 +94,15 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
 
     # 1. Validate every input before touching output_dir or loading anything heavy.
     paths = split_paths(data_args, training_args, task.always_needed)
+    if any(name not in paths for name in task.always_needed):
+        # no train file and no training: the label set comes from the fine-tuned checkpoint
+        task.labels_from_checkpoint(load_config(model_args), model_args.model_name_or_path)
     for name, path in paths.items():
         count = check_file(path, partial(task.check_record, name), limit=getattr(data_args, SPLITS[name][2]))
         task.finish_check(name)
         logger.info("%s: %d examples in %s", name, count, path)
+        if not task.labelled(name):
+            logger.warning("%s: %s has no labels: writing predictions only, no metrics", name, path)
 
     # 2. Only now look at output_dir: resume (with the same settings only), refuse, or start fresh.
     settings = run_settings(model_args, data_args, training_args)
@@ -191,7 +198,7 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
     splits = {}
     for name, path in paths.items():
         if not getattr(training_args, SPLITS[name][1]):
-            continue  # read only for its labels (sequence classification without --do_train)
+            continue  # read only for its labels (sequence classification and NER without --do_train)
         # the main process builds the Arrow caches first; the others then read them
         with training_args.main_process_first(desc=f"loading and tokenizing {name}"):
             examples = load_examples(path, limit=getattr(data_args, SPLITS[name][2]))
@@ -204,7 +211,7 @@ def build_splits(task: Task, paths: dict[str, Path], tokenizer, data_args, train
                 load_from_cache_file=not data_args.overwrite_cache,
                 desc=f"Tokenizing {name}",
             )
-        splits[name] = Split(name, path, examples, features)
+        splits[name] = Split(name, path, examples, features, labelled=task.labelled(name))
     return splits
 
 

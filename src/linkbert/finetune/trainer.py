@@ -150,8 +150,9 @@ class TaskTrainer(Trainer):
         return metrics, decoded
 
     def predict_split(self, split: Split, metric_key_prefix: str, ignore_keys=None) -> tuple[dict[str, float], Decoded]:
-        """Run the model over split.features, decode per example, score when labels exist; return the
-        metrics (keys prefixed) and what decoding produced."""
+        """Run the model over split.features, decode per example, score when the split is labelled;
+        return the metrics (keys prefixed; only counts and timings for an unlabelled split) and what
+        decoding produced."""
         evaluating = metric_key_prefix == "eval"
         dataloader = (
             self.get_eval_dataloader(split.features) if evaluating else self.get_test_dataloader(split.features)
@@ -166,7 +167,7 @@ class TaskTrainer(Trainer):
         )
         decoded = self.task.decode(output, split, FILE_PREFIX[metric_key_prefix])
         metrics = dict(output.metrics)
-        if decoded.records and all(record["label"] is not None for record in decoded.records):
+        if split.labelled:
             metrics.update(
                 {f"{metric_key_prefix}_{key}": value for key, value in self.task.score(decoded.records).items()}
             )

@@ -9,6 +9,12 @@ results files) lives once in the core.
 
 Task state (the label set read from train, say) is declared in `__init__` and filled while the
 train split is checked; decoding and scoring return their results instead of keeping them.
+
+Prediction on new text: a test file may carry no labels at all (`label_present` enforces that a
+file is labelled all or nothing, and that train and validation are labelled); the core then marks
+its `Split` as unlabelled, `decode` writes records without a label field and nothing is scored. A
+run without a train file takes the label set from the fine-tuned checkpoint instead
+(`labels_from_checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from linkbert.errors import FieldError, UsageError
 from linkbert.finetune.args import DataArguments
 from linkbert.finetune.data import Split, require
 
 
 @dataclass
 class Decoded:
-    """What decoding one split produced: a record per example, {"id", "prediction", "label"} (label
-    None when the split has no gold labels), and further files to write beside the per-example
-    predictions (file name -> JSON-able content), e.g. QA's n-best lists or the raw logits."""
+    """What decoding one split produced: a record per example, {"id", "prediction", "label", ...} (no
+    "label" when the split has no gold labels, see Split.labelled; tasks add fields such as
+    probabilities), and further files to write beside the per-example predictions (file name ->
+    JSON-able content), e.g. QA's n-best lists or the raw logits."""
 
     records: list[dict]
     files: dict[str, Any] = field(default_factory=dict)
@@ -35,13 +43,15 @@ class Decoded:
 class Task:
     name: ClassVar[str]
     data_args_class: ClassVar[type[DataArguments]] = DataArguments
-    # splits read even when their --do_ switch is off (sequence classification takes its label set from train)
+    # splits read whenever a file is given, even when their --do_ switch is off (sequence classification and
+    # NER take their label set from train); without the file, `labels_from_checkpoint` is asked instead
     always_needed: ClassVar[tuple[str, ...]] = ()
     # labels are one per token (padded with -100) rather than one per input
     token_labels: ClassVar[bool] = False
 
     def __init__(self, data_args: DataArguments):
         self.data_args = data_args
+        self._labelled: dict[str, bool] = {}  # split -> whether its records carry labels (label_present)
 
     @property
     def model_class(self):
@@ -54,6 +64,41 @@ class Task:
 
     def finish_check(self, split: str) -> None:
         """Called after every record of `split` passed `check_record` (e.g. to fix the label set)."""
+
+    def labels_from_checkpoint(self, config, name: str) -> None:
+        """Called before any split is checked when a split in `always_needed` has no file (predicting
+        or evaluating with a fine-tuned checkpoint and no train file): take the label set from the
+        checkpoint's `config` (loaded from `name`), or raise UsageError in one line saying why it
+        cannot be used. Tasks that read nothing from train have nothing to do."""
+
+    def label_present(self, split: str, record: dict, field: str) -> bool:
+        """Whether `record` carries its label `field`. Labels are all or nothing per file: a record
+        that differs from the first record of its split is a FieldError; train and validation
+        records must be labelled (only a prediction file may have no labels)."""
+        present = field in record
+        first = self._labelled.setdefault(split, present)
+        if present and not first:
+            raise FieldError(
+                field, "given, but the first record of this file has none: label every record of a file, or none"
+            )
+        if not present:
+            if first and split == "test":
+                raise FieldError(
+                    field, "missing, but the first record of this file has one: label every record of a file, or none"
+                )
+            if split != "test":
+                purpose = "training" if split == "train" else "evaluation"
+                raise FieldError(
+                    field,
+                    f"missing ({purpose} needs labels; to predict on unlabelled text pass the file as --test_file "
+                    "with --do_predict)",
+                )
+        return present
+
+    def labelled(self, split: str) -> bool:
+        """Whether the records of `split` carry labels, as checked by `label_present` (True for a split
+        whose labels were never asked about)."""
+        return self._labelled.get(split, True)
 
     def config_overrides(self) -> dict[str, Any]:
         """Extra config fields for the model head (num_labels, label2id, problem_type, ...)."""
@@ -84,11 +129,13 @@ class Task:
     def decode(self, output, split: Split, file_prefix: str) -> Decoded:
         """Turn the model outputs for split.features into one record per example, plus the files to
         write with them. `output` is the Trainer's prediction output (`predictions`, `label_ids`);
-        `file_prefix` is "eval" or "predict", as the files are named."""
+        `file_prefix` is "eval" or "predict", as the files are named. The records of an unlabelled
+        split (`split.labelled` False) have no "label" field."""
         raise NotImplementedError
 
     def score(self, records: list[dict]) -> dict[str, float]:
-        """The task metric computed from decoded records, keys without the eval_/test_ prefix."""
+        """The task metric computed from decoded records, keys without the eval_/test_ prefix (called for
+        labelled splits only)."""
         raise NotImplementedError
 
     def sample_count(self, split: Split) -> int:
@@ -114,3 +161,34 @@ def logits(predictions) -> np.ndarray:
     """The model's logits from the Trainer's predictions: a tuple when the model returns more than
     one output (hidden states, say), whose first element is the logits."""
     return np.asarray(predictions[0] if isinstance(predictions, tuple) else predictions)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64 (the probabilities written beside predictions)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def default_label_names(id2label: dict) -> bool:
+    """Whether a config's id2label is transformers' placeholder (LABEL_0, LABEL_1, ...), which every
+    config has when nobody named the labels (a pretrained checkpoint that was never fine-tuned)."""
+    return all(str(name) == f"LABEL_{index}" for index, name in id2label.items())
+
+
+def other_head(config, head: str) -> str | None:
+    """The architectures a checkpoint's config records when none of them ends with `head` (e.g.
+    "ForTokenClassification"), else None: such a checkpoint's classifier weights would load into this
+    task's head silently, and its labels (if any) are another task's."""
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and not any(arch.endswith(head) for arch in architectures):
+        return ", ".join(architectures)
+    return None
+
+
+def no_checkpoint_labels(name: str, why: str) -> UsageError:
+    """The one line for a run without a train file whose checkpoint carries no label set."""
+    return UsageError(
+        f"--train_file is required: the checkpoint {name} carries no label set to predict with ({why}); pass the "
+        "train file it was fine-tuned on, or a checkpoint fine-tuned for this task"
+    )

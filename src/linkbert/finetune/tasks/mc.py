@@ -2,15 +2,16 @@
 mc/run_multiple_choice.py (itself HuggingFace's run_swag).
 
 Records: `{"id", "sent1": question, "sent2": header ("" in our data), "ending0".."ending{k-1}",
-"label": index of the right ending}`. k is the number of `ending*` fields of the first train record
-(4 for MedQA and MMLU); the original read it from the train columns, which is why a train file is
-needed even for predict-only runs (the MMLU recipe passes its dev set as --train_file). Each option
-is scored as the pair (sent1, sent2 + " " + ending_i); the model picks the highest-scoring option.
+"label": index of the right ending}`. k is the number of `ending*` fields of the first record read
+(of train when training; 4 for MedQA and MMLU). The original read it from the train columns, so
+it needed a train file even for predict-only runs (the MMLU recipe still passes its dev set as
+--train_file); here a run without --do_train reads no train file. Each option is scored as the pair
+(sent1, sent2 + " " + ending_i); the model picks the highest-scoring option, and each record also
+carries `probabilities`, the softmax over the options. A test file may have no `label` at all
+(prediction on new questions): nothing is scored.
 """
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 from linkbert.errors import FieldError
 from linkbert.finetune.data import Split, require
@@ -21,12 +22,12 @@ from linkbert.finetune.tasks.base import (
     Task,
     check_optional_id,
     logits,
+    softmax,
 )
 
 
 class MultipleChoice(Task):
     name = "mc"
-    always_needed: ClassVar[tuple[str, ...]] = ("train",)
 
     def __init__(self, data_args):
         super().__init__(data_args)
@@ -54,14 +55,16 @@ class MultipleChoice(Task):
                 record,
                 name,
                 str,
-                f"option text (every record has {len(self.endings)} options, like the first train record)",
+                f"option text (every record has {len(self.endings)} options, like the first record read)",
             )
+        check_optional_id(record)
+        if not self.label_present(split, record, "label"):
+            return
         label = require(record, "label", int, f"the index of the right option, 0..{len(self.endings) - 1}")
         if not 0 <= label < len(self.endings):
             raise FieldError(
                 "label", f"expected the index of the right option, 0..{len(self.endings) - 1}, got {label}"
             )
-        check_optional_id(record)
 
     # ----- model -----
     def featurize(self, batch: dict[str, list], tokenizer, split: str) -> dict[str, list]:
@@ -79,18 +82,24 @@ class MultipleChoice(Task):
         features = {
             key: [values[start : start + k] for start in range(0, len(values), k)] for key, values in flat.items()
         }
-        features["labels"] = list(batch["label"])
+        if self.labelled(split):
+            features["labels"] = list(batch["label"])
         return features
 
     # ----- outputs -----
     def decode(self, output, split: Split, file_prefix: str) -> Decoded:
         examples = split.examples
-        records = [
-            {"id": example_id, "prediction": prediction, "label": label}
-            for example_id, prediction, label in zip(
-                examples["id"], logits(output.predictions).argmax(axis=-1).tolist(), examples["label"], strict=True
-            )
-        ]
+        scores = logits(output.predictions)
+        labels = examples["label"] if split.labelled else [None] * len(examples)
+        records = []
+        for example_id, prediction, label, probabilities in zip(
+            examples["id"], scores.argmax(axis=-1).tolist(), labels, softmax(scores).tolist(), strict=True
+        ):
+            record = {"id": example_id, "prediction": prediction}
+            if split.labelled:
+                record["label"] = label
+            record["probabilities"] = probabilities
+            records.append(record)
         # as the original: the prediction split's option logits [N, k] and label ids
         return Decoded(records, {"predict_outputs.json": raw_outputs(output)} if file_prefix == "predict" else {})
 

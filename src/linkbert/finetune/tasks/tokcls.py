@@ -6,10 +6,19 @@ is the sorted union of the train tags (written to the config); a dev or test tag
 is an input error (the original failed with a KeyError). Words are split into WordPieces; only each
 word's first piece carries the word's tag and is evaluated, unless --label_all_tokens, which gives
 every piece the word's tag (B- kept as is, not changed to I-) and evaluates every piece.
+
+Without a train file and without --do_train (predicting with a fine-tuned checkpoint), the tags are
+the checkpoint's `id2label`. A test file may have no tags: each record then gets one predicted tag
+per word, its first piece's (null for a word the model saw no piece of: past the cut of a sentence
+longer than --max_seq_length, which the run counts in a warning, or a word the tokenizer turns into
+no piece at all). Every record also lists its `entities`: the spans seqeval's default (non-strict)
+mode reads from the word tags, with character offsets into the sentence as written with its words
+joined by single spaces (`" ".join(tokens)[start:end] == text`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -24,10 +33,14 @@ from linkbert.finetune.tasks.base import (
     Decoded,
     Task,
     check_optional_id,
+    default_label_names,
     logits,
+    no_checkpoint_labels,
+    other_head,
 )
 
 IGNORE = -100  # the label id PyTorch's cross-entropy and the original evaluation skip
+logger = logging.getLogger("linkbert")
 
 
 @dataclass
@@ -63,7 +76,7 @@ class TokClsDataArguments(DataArguments):
 class TokenClassification(Task):
     name = "tokcls"
     data_args_class = TokClsDataArguments
-    # the label list is the set of train tags, so train is read even for eval/predict-only runs
+    # the label list is the set of train tags, so train is read whenever given (else the checkpoint's tags)
     always_needed: ClassVar[tuple[str, ...]] = ("train",)
     token_labels = True  # padded with -100, so padding is never trained on or evaluated
 
@@ -74,6 +87,7 @@ class TokenClassification(Task):
         self._train_tags: set[str] = set()
         self.label_list: list[str] = []
         self.label2id: dict[str, int] = {}
+        self.label_source = "train"  # or "checkpoint" (labels_from_checkpoint)
 
     @property
     def model_class(self):
@@ -86,9 +100,12 @@ class TokenClassification(Task):
         if self.text_field is None:
             self._choose_fields(record)
         words = require(record, self.text_field, list, "a list of words")
-        tags = require(record, self.tag_field, list, "a list of tag strings")
         if not all(isinstance(word, str) for word in words):
             raise FieldError(self.text_field, "expected a list of strings")
+        check_optional_id(record)
+        if not self.label_present(split, record, self.tag_field):
+            return
+        tags = require(record, self.tag_field, list, "a list of tag strings")
         if not all(isinstance(tag, str) for tag in tags):
             raise FieldError(self.tag_field, "expected a list of tag strings (e.g. 'B-Disease', 'O')")
         if len(tags) != len(words):
@@ -96,14 +113,17 @@ class TokenClassification(Task):
                 self.tag_field,
                 f"expected one tag per word: {len(words)} words in '{self.text_field}' but {len(tags)} tags",
             )
-        check_optional_id(record)
         if split == "train":
             self._train_tags.update(tags)
             return
         unseen = sorted(set(tags).difference(self.label2id))
         if unseen:
+            known = ", ".join(self.label_list[:20])
             raise FieldError(
-                self.tag_field, f"tag {unseen[0]!r} never seen in train (train tags: {', '.join(self.label_list[:20])})"
+                self.tag_field,
+                f"tag {unseen[0]!r} never seen in train (train tags: {known})"
+                if self.label_source == "train"
+                else f"tag {unseen[0]!r} is not one of the checkpoint's tags ({known})",
             )
 
     def _choose_fields(self, record: dict) -> None:
@@ -118,14 +138,34 @@ class TokenClassification(Task):
 
         self.text_field = pick(self.data_args.text_column_name, "tokens", 0)
         self.tag_field = pick(self.data_args.label_column_name, f"{self.data_args.task_name}_tags", 1)
+        if not self.data_args.label_column_name and (
+            self.tag_field == self.text_field or not isinstance(record.get(self.tag_field), list)
+        ):
+            # the second field is the words or the id: a record without tags (prediction on new text)
+            self.tag_field = f"{self.data_args.task_name}_tags"
 
     def finish_check(self, split: str) -> None:
         if split == "train":
             self.label_list = sorted(self._train_tags)
             self.label2id = {tag: index for index, tag in enumerate(self.label_list)}
 
+    def labels_from_checkpoint(self, config, name: str) -> None:
+        """The checkpoint's tags (its id2label), refused when they are transformers' placeholder names
+        (a checkpoint never fine-tuned for NER) or the checkpoint has another head."""
+        head = other_head(config, "ForTokenClassification")
+        if head is not None:
+            raise no_checkpoint_labels(name, f"its config names {head}, not a ...ForTokenClassification head")
+        id2label = {int(index): str(tag) for index, tag in config.id2label.items()}
+        if default_label_names(id2label):
+            raise no_checkpoint_labels(name, "its config has no tag names: id2label is LABEL_0, LABEL_1, ...")
+        self.label_list = [id2label[index] for index in range(config.num_labels)]
+        self.label2id = {tag: index for index, tag in enumerate(self.label_list)}
+        self.label_source = "checkpoint"
+
     # ----- model -----
     def config_overrides(self) -> dict:
+        if self.label_source == "checkpoint":
+            return {}  # the checkpoint's own tags
         return {
             "num_labels": len(self.label_list),
             "label2id": dict(self.label2id),
@@ -140,12 +180,13 @@ class TokenClassification(Task):
             max_length=self.max_length(tokenizer),
             padding=self.padding(),
         )
-        features["labels"] = [
-            align_labels(
-                features.word_ids(index), [self.label2id[tag] for tag in tags], self.data_args.label_all_tokens
-            ).tolist()
-            for index, tags in enumerate(batch[self.tag_field])
-        ]
+        if self.labelled(split):
+            features["labels"] = [
+                align_labels(
+                    features.word_ids(index), [self.label2id[tag] for tag in tags], self.data_args.label_all_tokens
+                ).tolist()
+                for index, tags in enumerate(batch[self.tag_field])
+            ]
         # kept for test_outputs.json, as the original did (the Trainer drops it before collation)
         features["word_ids"] = [features.word_ids(index) for index in range(len(features["input_ids"]))]
         return features
@@ -153,17 +194,38 @@ class TokenClassification(Task):
     # ----- outputs -----
     def decode(self, output, split: Split, file_prefix: str) -> Decoded:
         scores = logits(output.predictions)
-        labels = padded_labels(split.features["labels"], scores.shape[1])
         predicted = scores.argmax(axis=-1)
-        records = []
-        for example_id, row_predicted, row_labels in zip(split.examples["id"], predicted, labels, strict=True):
-            kept = row_labels != IGNORE
-            records.append(
-                {
-                    "id": example_id,
-                    "prediction": [self.label_list[i] for i in row_predicted[kept].tolist()],
-                    "label": [self.label_list[i] for i in row_labels[kept].tolist()],
-                }
+        word_ids = split.features["word_ids"]
+        words = split.examples[self.text_field]
+        rows = padded_labels(split.features["labels"], scores.shape[1]) if split.labelled else [None] * len(words)
+        records, cut = [], 0
+        for example_id, row_predicted, row_labels, row_word_ids, row_words in zip(
+            split.examples["id"], predicted, rows, word_ids, words, strict=True
+        ):
+            # each word's tag is its first piece's; None for a word without pieces (cut off, or empty)
+            word_tags: list[str | None] = [None] * len(row_words)
+            first = first_pieces(row_word_ids)
+            for word, index in zip(
+                np.asarray(row_word_ids)[first].tolist(), row_predicted[first].tolist(), strict=True
+            ):
+                word_tags[word] = self.label_list[index]
+            cut += word_tags[-1:] == [None]
+            record = {"id": example_id}
+            if split.labelled:  # the positions evaluated, as the original (every piece with --label_all_tokens)
+                kept = row_labels != IGNORE
+                record["prediction"] = [self.label_list[i] for i in row_predicted[kept].tolist()]
+                record["label"] = [self.label_list[i] for i in row_labels[kept].tolist()]
+            else:
+                record["prediction"] = word_tags
+            record["entities"] = entity_spans(row_words, word_tags)
+            records.append(record)
+        if cut and not split.labelled:
+            logger.warning(
+                "%s: %d of %d sentences are longer than --max_seq_length allows: their last words have no predicted "
+                "tag (null)",
+                split.name,
+                cut,
+                len(records),
             )
         # as the original: the test split's logits [N, L, C], label ids and each token's word index
         files = (
@@ -200,6 +262,41 @@ def align_labels(word_ids: list[int | None], tag_ids: list[int], label_all_token
     word_tags = np.full(words.shape, IGNORE, dtype=np.int64)
     word_tags[is_word] = tags[words[is_word].astype(np.int64)]
     return np.where(first_piece | (is_word & label_all_tokens), word_tags, IGNORE)
+
+
+def first_pieces(word_ids: list[int | None]) -> np.ndarray:
+    """Positions of each word's first piece in one tokenized sentence, in word order."""
+    words = np.array(word_ids, dtype=np.float64)  # None -> NaN
+    previous = np.concatenate(([np.nan], words[:-1]))
+    return np.flatnonzero(~np.isnan(words) & (words != previous))
+
+
+def entity_spans(words: list[str], tags: list[str | None]) -> list[dict]:
+    """The entities of one sentence, as seqeval's default (non-strict) mode reads them from its word
+    tags (one per word; None, a word without a prediction, reads as O): {"type", "start", "end",
+    "text", "words": [first, last + 1]}, with start/end character offsets into " ".join(words), so
+    that text == " ".join(words)[start:end]."""
+    import warnings
+
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    starts = np.cumsum([0] + [len(word) + 1 for word in words[:-1]]).tolist()
+    with warnings.catch_warnings():  # seqeval warns about tags without a B-/I- prefix; it reads them all the same
+        warnings.simplefilter("ignore", UserWarning)
+        chunks = get_entities(["O" if tag is None else tag for tag in tags])
+    spans = []
+    for kind, first, last in chunks:
+        start, end = starts[first], starts[last] + len(words[last])
+        spans.append(
+            {
+                "type": kind,
+                "start": start,
+                "end": end,
+                "text": " ".join(words[first : last + 1]),
+                "words": [first, last + 1],
+            }
+        )
+    return spans
 
 
 def padded_labels(rows: list[list[int]], length: int) -> np.ndarray:

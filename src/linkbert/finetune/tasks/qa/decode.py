@@ -36,6 +36,11 @@ class QAPredictions(NamedTuple):
     predictions: dict[str, str]
     nbest: dict[str, list[dict]]
     null_score_diffs: dict[str, float] | None  # None unless version_2_with_negative
+    # where each answer starts in its context (character offset), and its score (start + end logit);
+    # for an empty answer (v2's "" or "empty" when no span survived) the start is None, and the score
+    # that of the null answer (v2) or None
+    answer_starts: dict[str, int | None]
+    scores: dict[str, float | None]
 
 
 class _Spans(NamedTuple):
@@ -71,7 +76,8 @@ def postprocess_predictions(
     `prepare_eval_features`); `start_logits` / `end_logits` are [n_features, seq_len] arrays (rows
     may be padded past a window's length, as the Trainer pads with -100). Returns
     (predictions id -> text, nbest id -> [{text, probability, start_logit, end_logit}],
-    null_score_diffs id -> float or None)."""
+    null_score_diffs id -> float or None, answer_starts id -> character offset in the context,
+    scores id -> start + end logit of the answer)."""
     example_ids = _column(examples, "id")
     contexts = _column(examples, "context")
     example_of_feature = _example_index(example_ids, _column(features, "example_id"))
@@ -82,7 +88,7 @@ def postprocess_predictions(
     spans, bounds = _best_per_example(spans, example_of_feature, len(example_ids), n_best_size)
     null_feature = _null_feature_per_example(start_logits, end_logits, example_of_feature, len(example_ids))
 
-    predictions, nbest = {}, {}
+    predictions, nbest, answer_starts, scores = {}, {}, {}, {}
     null_score_diffs = {} if version_2_with_negative else None
     for index, (example_id, context) in enumerate(zip(example_ids, contexts, strict=True)):
         entries = _span_entries(spans, bounds[index], bounds[index + 1], context)
@@ -97,12 +103,16 @@ def postprocess_predictions(
         best, entries = _finalise_nbest(entries, null, n_best_size)
         nbest[example_id] = entries
         predictions[example_id] = best["text"]
+        answer_starts[example_id] = best["start"]
+        scores[example_id] = best["start_logit"] + best["end_logit"] if best["start"] is not None else None
         if null is not None:
             difference = null["start_logit"] + null["end_logit"] - best["start_logit"] - best["end_logit"]
             null_score_diffs[example_id] = difference
             if difference > null_score_diff_threshold:
                 predictions[example_id] = ""
-    return QAPredictions(predictions, nbest, null_score_diffs)
+                answer_starts[example_id] = None
+                scores[example_id] = null["start_logit"] + null["end_logit"]
+    return QAPredictions(predictions, nbest, null_score_diffs, answer_starts, scores)
 
 
 def top_k_positions(logits: np.ndarray, k: int) -> np.ndarray:
@@ -240,7 +250,7 @@ def _null_feature_per_example(start_logits, end_logits, example_of_feature, n_ex
 
 def _span_entries(spans: _Spans, lo: int, hi: int, context: str) -> list[dict]:
     return [
-        {"text": context[start:end], "start_logit": float(start_logit), "end_logit": float(end_logit)}
+        {"text": context[start:end], "start": start, "start_logit": float(start_logit), "end_logit": float(end_logit)}
         for start, end, start_logit, end_logit in zip(
             spans.char_start[lo:hi].tolist(),
             spans.char_end[lo:hi].tolist(),
@@ -256,7 +266,7 @@ def _finalise_nbest(entries: list[dict], null: dict | None, n_best_size: int) ->
     entry merged in by score (kept even when it falls outside the top n_best_size, as the original),
     and an "empty" entry with zero logits put first when no span survived."""
     has_spans = bool(entries)
-    best = entries[0] if has_spans else {"text": "empty", "start_logit": 0.0, "end_logit": 0.0}
+    best = entries[0] if has_spans else {"text": "empty", "start": None, "start_logit": 0.0, "end_logit": 0.0}
     if null is not None:
         null_score = null["start_logit"] + null["end_logit"]
         position = sum(1 for entry in entries if entry["start_logit"] + entry["end_logit"] >= null_score)

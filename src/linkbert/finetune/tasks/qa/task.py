@@ -5,7 +5,9 @@ overlapping windows over the context (`linkbert.finetune.tasks.qa.features`); th
 decoded per example across its windows (`linkbert.finetune.tasks.qa.decode`) and scored with SQuAD v1.1 EM/F1
 (`linkbert.finetune.metrics.squad`), as the original run_qa.py + utils_qa.py did. Besides the per-example
 `<prefix>_predictions.jsonl`, the original's `<prefix>_predictions.json` (id -> answer) and
-`<prefix>_nbest_predictions.json` are written.
+`<prefix>_nbest_predictions.json` are written. Each per-example record also carries `answer_start`
+(the answer's character offset in the context, null for an empty answer) and `score` (its start +
+end logit). A test file may have no `answers` at all (prediction on new text): nothing is scored.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class ExtractiveQA(Task):
         context = require(record, "context", str, "a string")
         if not context.strip():
             raise FieldError("context", "empty")
+        if not self.label_present(split, record, "answers"):
+            return
         answers = require(record, "answers", dict, 'an object {"text": [...], "answer_start": [...]}')
         texts, starts = answers.get("text"), answers.get("answer_start")
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -175,10 +179,16 @@ class ExtractiveQA(Task):
             version_2_with_negative=args.version_2_with_negative,
             null_score_diff_threshold=args.null_score_diff_threshold,
         )
-        records = [
-            {"id": example_id, "prediction": decoded.predictions[example_id], "label": answers["text"]}
-            for example_id, answers in zip(split.examples["id"], split.examples["answers"], strict=True)
-        ]
+        ids = split.examples["id"]
+        golds = split.examples["answers"] if split.labelled else [None] * len(ids)
+        records = []
+        for example_id, answers in zip(ids, golds, strict=True):
+            record = {"id": example_id, "prediction": decoded.predictions[example_id]}
+            if split.labelled:
+                record["label"] = answers["text"]
+            record["answer_start"] = decoded.answer_starts[example_id]
+            record["score"] = decoded.scores[example_id]
+            records.append(record)
         # the original's id -> answer and n-best files (and the null-score differences with v2)
         files = {
             f"{file_prefix}_predictions.json": decoded.predictions,
