@@ -247,6 +247,7 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bar while the tiny model is saved
     os.environ.setdefault("WANDB_MODE", "disabled")
     output_root, data_root = Path(args.output_dir), Path(args.data_dir)
 
