@@ -106,7 +106,7 @@ def test_renamed_flags_are_translated():
         warmup_steps="0.1",
         train_sampling_strategy="group_by_length",
         fsdp=True,
-        fsdp_config='{"reshard_after_forward": true}',
+        fsdp_config='{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}',
         fp16=True,
     )
 

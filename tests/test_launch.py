@@ -68,7 +68,15 @@ def test_resume_saves_checkpoints_and_does_not_overwrite():
     assert "--fp16" in args and args[args.index("--output_dir") + 1] == "o"
 
 
-def test_sharded_adds_fsdp():
+def test_sharded_asks_for_zero_dp_3_once_and_it_becomes_the_one_fsdp_config():
+    from linkbert.finetune.args import translate_legacy_flags
+
     args = job_arguments(BASE, 8, 1, {"SHARDED": "1"})
-    assert "--fsdp" in args
-    assert json.loads(args[args.index("--fsdp_config") + 1])["reshard_after_forward"] is True
+    assert args.count("--sharded_ddp") == 1 and args[args.index("--sharded_ddp") + 1] == "zero_dp_3"
+    translated = translate_legacy_flags(args)
+    assert translated.count("--fsdp") == 1
+    config = json.loads(translated[translated.index("--fsdp_config") + 1])
+    assert config == {"reshard_after_forward": True, "transformer_layer_cls_to_wrap": ["BertLayer"]}
+    # a recipe job that already passes the original's --sharded_ddp keeps its own mode, once
+    own = job_arguments([*BASE, "--sharded_ddp", "zero_dp_2"], 8, 1, {"SHARDED": "1"})
+    assert own.count("--sharded_ddp") == 1 and own[own.index("--sharded_ddp") + 1] == "zero_dp_2"

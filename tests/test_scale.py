@@ -171,7 +171,9 @@ def test_sharded_ddp_flag_is_translated_to_fsdp_and_a_two_process_run_trains(tin
     assert result.returncode == 0, failure_report(result)
     assert (
         "--sharded_ddp zero_dp_3 (fairscale) runs as PyTorch FSDP: "
-        """--fsdp --fsdp_config '{"reshard_after_forward": true}'""" in result.stdout + result.stderr
+        """--fsdp --fsdp_config '{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}'"""
+        in result.stdout
+        + result.stderr
     )
     trained = load_file(out / "model.safetensors")
     initial = load_file(tiny_model / "model.safetensors")

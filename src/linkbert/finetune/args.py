@@ -184,12 +184,20 @@ def _float_flag(flag: str, value: str | None) -> float:
         raise UsageError(f"{flag} expects a number, got {value!r}") from None
 
 
-def _fsdp_flags(mode: str) -> list[str]:
+def fsdp_config(mode: str) -> dict:
+    """The one FSDP configuration of the project, for the original's `--sharded_ddp MODE` and for the
+    recipes' SHARDED=1 (which asks for `zero_dp_3`): FSDP2, one unit per BertLayer, parameters kept
+    gathered after the forward pass for ZeRO-2 style modes and re-sharded for ZeRO-3."""
     words = mode.split()
     base = next((w for w in words if w in _SHARDED_DDP_RESHARD), "simple")
-    config = {"reshard_after_forward": _SHARDED_DDP_RESHARD[base]}
+    config = {"reshard_after_forward": _SHARDED_DDP_RESHARD[base], "transformer_layer_cls_to_wrap": ["BertLayer"]}
     if "offload" in words:
         config["cpu_offload"] = True
+    return config
+
+
+def _fsdp_flags(mode: str) -> list[str]:
+    config = fsdp_config(mode)
     logger.warning(
         "--sharded_ddp %s (fairscale) runs as PyTorch FSDP: --fsdp --fsdp_config '%s'", mode, json.dumps(config)
     )

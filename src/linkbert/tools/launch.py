@@ -27,12 +27,9 @@ from pathlib import Path
 
 from linkbert.cli import ArgumentParser, flags
 
-# PyTorch FSDP2, parameters re-sharded after the forward pass (ZeRO-3), one unit per BertLayer
-FSDP_FLAGS = [
-    "--fsdp",
-    "--fsdp_config",
-    '{"reshard_after_forward": true, "transformer_layer_cls_to_wrap": ["BertLayer"]}',
-]
+# SHARDED=1 asks for the original's most sharded mode, translated to FSDP by the entry script's
+# flag layer like a recipe's own --sharded_ddp (linkbert.finetune.args.fsdp_config): one config.
+SHARDED_FLAGS = ["--sharded_ddp", "zero_dp_3"]
 
 
 # the launcher's numeric environment variables: name -> (default, smallest allowed value)
@@ -103,8 +100,8 @@ def job_arguments(entry_args: list[str], per_device: int, accumulation: int, env
         args = _replace_flag(args, "--overwrite_output_dir", None)
         args = _replace_flag(args, "--save_strategy", "steps")
         args = _replace_flag(args, "--save_steps", str(numbers["SAVE_STEPS"]))
-    if env.get("SHARDED") == "1" and "--fsdp" not in args:
-        args += FSDP_FLAGS
+    if env.get("SHARDED") == "1" and "--fsdp" not in args and "--sharded_ddp" not in args:
+        args += SHARDED_FLAGS
     return args
 
 
