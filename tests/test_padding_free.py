@@ -33,6 +33,7 @@ from transformers import (
 )
 
 from linkbert.errors import UsageError
+from linkbert.finetune.args import resolve_attention
 from linkbert.finetune.padding_free import (
     PaddingFreeCollator,
     enable_padding_free,
@@ -103,6 +104,64 @@ def test_collator_adds_the_metadata_of_each_batch():
     assert batch["labels"].tolist() == [0, 1]
 
 
+def test_varlen_collator_hands_over_the_exact_length_bounds_filler_included():
+    """Inputs of 3, 1 and 4 real tokens: 8 rows; bucket 5 rounds up to 10 (at least one filler row),
+    so the filler input has 2 rows; bucket 64 makes it 56 rows, longer than any real input."""
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
+    inner = lambda features: {"attention_mask": mask}  # noqa: E731
+    assert PaddingFreeCollator(inner, seqlen_bounds=True)(None)["packed_seqlen_range"] == (1, 4)
+    assert PaddingFreeCollator(inner, 5, seqlen_bounds=True)(None)["packed_seqlen_range"] == (1, 4)
+    assert PaddingFreeCollator(inner, 64, seqlen_bounds=True)(None)["packed_seqlen_range"] == (1, 56)
+    wide = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    assert PaddingFreeCollator(lambda f: {"attention_mask": wide}, seqlen_bounds=True)(None)["packed_seqlen_range"] == (
+        2,
+        3,
+    )
+    # without bounds (repad, compiled graphs) the batch carries no Python numbers to specialize on
+    assert "packed_seqlen_range" not in PaddingFreeCollator(inner, 5)(None)
+
+
+def test_varlen_with_collator_bounds_never_reads_them_from_the_device(monkeypatch):
+    import linkbert.finetune.padding_free as padding_free
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config(num_labels=3)).eval()
+    enable_padding_free(model, "varlen")
+    batch = padded_batch()
+    reference = model(**batch).logits  # no metadata: bounds read back from cu_seqlens
+    with_metadata = PaddingFreeCollator(lambda features: dict(batch), seqlen_bounds=True)(None)
+
+    def no_device_reads(cu_seqlens):
+        raise AssertionError("seqlen bounds read from the device although the collator gave them")
+
+    monkeypatch.setattr(padding_free, "seqlen_range", no_device_reads)
+    torch.testing.assert_close(model(**with_metadata).logits, reference)
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "compiled", "expected"),
+    [
+        ("auto", "cuda", False, "varlen"),
+        ("auto", "cuda", True, "repad"),
+        ("auto", "cpu", False, "repad"),
+        ("auto", "cpu", True, "repad"),
+        ("repad", "cuda", False, "repad"),
+        ("varlen", "cuda", False, "varlen"),
+        ("varlen", "cpu", False, "varlen"),
+    ],
+)
+def test_the_attention_kernel_is_decided_in_one_place(requested, device, compiled, expected):
+    assert resolve_attention(requested, device, compiled) == expected
+
+
+def test_varlen_under_torch_compile_is_refused_before_anything_runs():
+    with pytest.raises(UsageError, match="varlen cannot run under --torch_compile"):
+        resolve_attention("varlen", "cuda", compiled=True)
+    model = BertForSequenceClassification(config(num_labels=3))
+    with pytest.raises(UsageError, match="varlen cannot run under --torch_compile"):
+        enable_padding_free(model, "varlen", compiled=True)
+
+
 def test_varlen_attention_is_softmax_attention_within_each_input():
     """Compared with attention written out by hand, in float64, one input at a time."""
     torch.manual_seed(0)
@@ -110,7 +169,7 @@ def test_varlen_attention_is_softmax_attention_within_each_input():
     total = sum(lengths)
     query, key, value = (torch.randn(total, heads, dim, dtype=torch.float64) for _ in range(3))
     cu_seqlens = torch.tensor([0, 4, 5, 11], dtype=torch.int32)
-    output = varlen_attention(query, key, value, cu_seqlens, max(lengths), dropout=0.0, scale=0.3)
+    output = varlen_attention(query, key, value, cu_seqlens, (min(lengths), max(lengths)), dropout=0.0, scale=0.3)
     start = 0
     for length in lengths:
         rows = slice(start, start + length)
@@ -126,10 +185,10 @@ def test_an_input_does_not_see_its_neighbours():
     torch.manual_seed(0)
     query, key, value = (torch.randn(10, 2, 4) for _ in range(3))
     cu_seqlens = torch.tensor([0, 6, 10], dtype=torch.int32)
-    before = varlen_attention(query, key, value, cu_seqlens, 6, dropout=0.0, scale=0.5)
+    before = varlen_attention(query, key, value, cu_seqlens, (4, 6), dropout=0.0, scale=0.5)
     key2, value2 = key.clone(), value.clone()
     key2[6:], value2[6:] = torch.randn(4, 2, 4), torch.randn(4, 2, 4)
-    after = varlen_attention(query, key2, value2, cu_seqlens, 6, dropout=0.0, scale=0.5)
+    after = varlen_attention(query, key2, value2, cu_seqlens, (4, 6), dropout=0.0, scale=0.5)
     torch.testing.assert_close(after[:6], before[:6])
     assert not torch.allclose(after[6:], before[6:])
 
@@ -194,13 +253,13 @@ def test_metadata_from_the_collator_bucketed_or_not_gives_the_same_outputs_and_g
     """Bucket 64 makes a filler input longer than the padded length (12)."""
     torch.manual_seed(0)
     model = BertForTokenClassification(config(num_labels=3))
-    enable_padding_free(model, attention, bucket)
+    enable_padding_free(model, attention)
     batch = padded_batch()
     reference = model(**batch).logits
     reference.sum().backward()
     expected_grads = {name: param.grad.clone() for name, param in model.named_parameters()}
     model.zero_grad()
-    with_metadata = PaddingFreeCollator(lambda features: dict(batch), bucket)(None)
+    with_metadata = PaddingFreeCollator(lambda features: dict(batch), bucket, seqlen_bounds=attention == "varlen")(None)
     if bucket:
         assert len(with_metadata["unpad_indices"]) % bucket == 0
     logits = model(**with_metadata).logits
@@ -245,9 +304,9 @@ def test_repadded_attention_equals_varlen_attention_with_a_filler_input():
     mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]])
     gather, scatter, cu_seqlens = unpad_metadata(mask, bucket=5)
     query, key, value = (torch.randn(len(gather), 2, 8) for _ in range(3))
-    packing = Packing(gather, scatter, cu_seqlens, 3, 4, 4, mask.bool()[:, None, None, :], "repad")
+    packing = Packing(gather, scatter, cu_seqlens, 3, 4, None, None, mask.bool()[:, None, None, :], "repad")
     repadded = repadded_attention(query, key, value, packing, dropout=0.0, scale=0.3)
-    reference = varlen_attention(query, key, value, cu_seqlens, 4, dropout=0.0, scale=0.3)
+    reference = varlen_attention(query, key, value, cu_seqlens, (1, 4), dropout=0.0, scale=0.3)
     torch.testing.assert_close(repadded[:8], reference[:8])
     assert torch.isfinite(repadded).all()
 
@@ -384,8 +443,12 @@ def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_pa
             ["--padding_free", "--padding_free_attention", "flash"],
             ["--padding_free_attention flash", "auto, varlen, repad"],
         ),
+        (
+            ["--padding_free", "--padding_free_attention", "varlen", "--torch_compile"],
+            ["varlen cannot run under --torch_compile", "auto or repad"],
+        ),
     ],
-    ids=["bucket-alone", "unknown-kernel"],
+    ids=["bucket-alone", "unknown-kernel", "varlen-compiled"],
 )
 def test_inconsistent_padding_free_flags_are_one_clear_error(tiny_model, tmp_path, capsys, flags, fragments):
     paths = make_seqcls_splits(tmp_path, relation_example)
@@ -402,7 +465,7 @@ def test_a_padding_free_step_reads_nothing_back_from_the_device():
     torch.cuda.set_sync_debug_mode.)"""
     batch = dict(padded_batch(), labels=torch.tensor([0, 1, 2, 0, 1, 2]))
     model = BertForSequenceClassification(config(num_labels=3)).to("meta")
-    enable_padding_free(model, "repad", bucket=32)
+    enable_padding_free(model, "repad")
     with_metadata = PaddingFreeCollator(dict, 32)(batch)
     loss = model(**{key: value.to("meta") for key, value in with_metadata.items()}).loss
     loss.backward()

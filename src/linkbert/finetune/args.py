@@ -26,6 +26,25 @@ logger = logging.getLogger(__name__)
 ATTENTION_KERNELS = ("auto", "varlen", "repad")
 
 
+def resolve_attention(requested: str, device_type: str, compiled: bool) -> str:
+    """The one place that decides the padding-free attention kernel: "varlen" or "repad".
+
+    `auto` takes varlen (jagged-tensor SDPA, flash varlen kernels) on CUDA in eager mode and repad
+    everywhere else. Under torch.compile it is always repad: compiled SDPA on jagged nested tensors
+    breaks the graph and its backward fails in open PyTorch issues (also under DDP), while repad is
+    plain dense tensors that inductor captures whole. Asking for varlen with compile is refused."""
+    if requested not in ATTENTION_KERNELS:
+        raise UsageError(f"--padding_free_attention {requested}: expected one of {', '.join(ATTENTION_KERNELS)}")
+    if requested == "varlen" and compiled:
+        raise UsageError(
+            "--padding_free_attention varlen cannot run under --torch_compile (compiled attention on jagged nested "
+            "tensors breaks the graph and fails in backward); use --padding_free_attention auto or repad"
+        )
+    if requested != "auto":
+        return requested
+    return "varlen" if device_type == "cuda" and not compiled else "repad"
+
+
 @dataclass
 class ModelArguments:
     model_name_or_path: str = field(
@@ -278,7 +297,10 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
             f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of "
             "tokens"
         )
-    if model_args.padding_free_attention not in ATTENTION_KERNELS:
+    if model_args.padding_free:
+        # the kernel itself is chosen once the device is known; an impossible request fails here already
+        resolve_attention(model_args.padding_free_attention, "cpu", training_args.torch_compile)
+    elif model_args.padding_free_attention not in ATTENTION_KERNELS:
         raise UsageError(
             f"--padding_free_attention {model_args.padding_free_attention}: expected one of "
             f"{', '.join(ATTENTION_KERNELS)}"

@@ -10,12 +10,23 @@ the HuggingFace model: same weights, same state dict, same `save_pretrained` out
 Attention keeps each input to itself in one of two ways: `varlen`, PyTorch SDPA on a jagged nested
 tensor (on CUDA the flash / memory-efficient variable-length kernels, with attention dropout; on CPU
 a loop over the inputs), or `repad`, SDPA with the key mask on a padded copy of query/key/value
-(plain tensors that torch.compile captures whole). `auto` takes varlen on CUDA, repad elsewhere.
+(plain tensors that torch.compile captures whole). `auto` takes varlen on CUDA in eager mode and
+repad elsewhere, and always repad under torch.compile (linkbert.finetune.args.resolve_attention
+decides, in one place).
 The positions that were padding come out as zeros instead of the values a padded forward computes
 there; nothing downstream reads them (the losses and decoders only look at real tokens).
 
 The collator can compute the gather indices on the CPU (`PaddingFreeCollator`), so the step does
 not wait on the GPU to learn how many tokens are real; without them the model computes them itself.
+For varlen it also hands over the shortest and longest packed input as Python ints, which the
+jagged tensors take as given (nested_tensor_from_jagged's min_seqlen / max_seqlen, PyTorch >= 2.5)
+instead of reading them back from the device.
+
+Bucketing (`bucket`) exists for compiled graphs and CUDA graphs, which pay for every new shape:
+the run pads the inputs to a fixed [batch, max_seq_length] (free, since the layers only see the
+packed rows) and the packed row count is rounded up to a multiple of the bucket, so a whole epoch
+shows the compiler one input shape and at most batch x max_seq_length / bucket packed lengths
+(tests/test_compile_shapes.py counts them).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from linkbert.errors import UsageError
-from linkbert.finetune.args import ATTENTION_KERNELS
+from linkbert.finetune.args import resolve_attention
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +50,7 @@ ATTENTION_NAME = "linkbert_varlen"
 INDICES_KEY = "unpad_indices"
 SCATTER_KEY = "repad_indices"
 CU_SEQLENS_KEY = "cu_seqlens"
+SEQLEN_RANGE_KEY = "packed_seqlen_range"  # (shortest, longest) packed input, Python ints, varlen only
 
 
 def unpad_metadata(
@@ -75,23 +87,26 @@ class Packing:
     cu_seqlens: torch.Tensor
     batch: int
     length: int
-    max_seqlen: int  # longest packed input: the padded length, or the bucket's filler if longer
+    min_seqlen: int | None  # shortest and longest packed input (the filler included): varlen only
+    max_seqlen: int | None
     key_mask: torch.Tensor  # bool [B, 1, 1, L]
     attention: str  # "varlen" or "repad"
 
 
 def varlen_attention(
-    query, key, value, cu_seqlens: torch.Tensor, max_seqlen: int, dropout: float, scale: float
+    query, key, value, cu_seqlens: torch.Tensor, seqlen_range: tuple[int, int], dropout: float, scale: float
 ) -> torch.Tensor:
     """Attention within each input of a packed batch: query/key/value [T, heads, head_dim], input i
-    owning rows cu_seqlens[i]:cu_seqlens[i+1]; returns [T, heads, head_dim]. SDPA on jagged nested
-    tensors: flash / memory-efficient varlen kernels on CUDA (PyTorch loops over inputs on CPU)."""
+    owning rows cu_seqlens[i]:cu_seqlens[i+1], its shortest and longest input `seqlen_range`; returns
+    [T, heads, head_dim]. SDPA on jagged nested tensors: flash / memory-efficient varlen kernels on
+    CUDA (PyTorch loops over inputs on CPU)."""
     offsets = cu_seqlens.to(torch.int64)
+    min_seqlen, max_seqlen = seqlen_range
 
     def jagged(tensor):  # [B, heads, {length}, head_dim]
         # the length bounds are given so that SDPA need not read them back from the device
         return torch.nested.nested_tensor_from_jagged(
-            tensor, offsets=offsets, max_seqlen=max_seqlen, min_seqlen=1
+            tensor, offsets=offsets, min_seqlen=min_seqlen, max_seqlen=max_seqlen
         ).transpose(1, 2)
 
     output = F.scaled_dot_product_attention(jagged(query), jagged(key), jagged(value), dropout_p=dropout, scale=scale)
@@ -131,7 +146,9 @@ def _attention_forward(
     if packing.attention == "repad":
         output = repadded_attention(*packed, packing, dropout, scaling)
     else:
-        output = varlen_attention(*packed, packing.cu_seqlens, packing.max_seqlen, dropout, scaling)
+        output = varlen_attention(
+            *packed, packing.cu_seqlens, (packing.min_seqlen, packing.max_seqlen), dropout, scaling
+        )
     return output.unsqueeze(0), None
 
 
@@ -143,13 +160,12 @@ def _register() -> None:
     AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
 
 
-def enable_padding_free(model, attention: str = "auto", bucket: int | None = None) -> None:
+def enable_padding_free(model, attention: str = "auto", compiled: bool = False) -> None:
     """Switch a BERT model (any head) to the padding-free forward, in place. `attention`: "varlen"
-    (jagged SDPA), "repad" (attention on a padded copy), or "auto" (varlen on CUDA, else repad).
-    `bucket` must be the one given to PaddingFreeCollator: its filler input can be longer than the
-    padded length, and the varlen kernel must be told the longest input."""
-    if attention not in ATTENTION_KERNELS:
-        raise UsageError(f"--padding_free_attention {attention}: expected one of {', '.join(ATTENTION_KERNELS)}")
+    (jagged SDPA), "repad" (attention on a padded copy), or "auto" (resolve_attention: varlen on
+    CUDA in eager mode, else repad), resolved at each forward from the inputs' device; `compiled`
+    says the model will run under torch.compile (auto then means repad, varlen is refused)."""
+    resolve_attention(attention, "cpu", compiled)  # refuses what can never run, before any work
     bert = model.base_model
     config = bert.config
     if config.model_type != "bert" or not hasattr(bert, "embeddings") or not hasattr(bert, "encoder"):
@@ -162,7 +178,7 @@ def enable_padding_free(model, attention: str = "auto", bucket: int | None = Non
     model.set_attn_implementation(ATTENTION_NAME)
     bert._dense_forward = bert.forward
     bert._padding_free_attention = attention
-    bert._padding_free_bucket = bucket or 0
+    bert._padding_free_compiled = compiled
     bert.forward = MethodType(_padding_free_forward, bert)
     logger.info("padding-free encoder enabled: layers run on real tokens only (attention: %s)", attention)
 
@@ -177,6 +193,7 @@ def _padding_free_forward(
     unpad_indices=None,
     repad_indices=None,
     cu_seqlens=None,
+    packed_seqlen_range=None,
     return_dict=True,
     **kwargs,
 ):
@@ -216,12 +233,15 @@ def _padding_free_forward(
         token_type_ids=token_type_ids.unsqueeze(0),
         position_ids=position_ids.unsqueeze(0),
     )
-    attention = self._padding_free_attention
-    if attention == "auto":
-        attention = "varlen" if input_ids.is_cuda else "repad"
+    attention = resolve_attention(self._padding_free_attention, input_ids.device.type, self._padding_free_compiled)
     key_mask = attention_mask.bool()[:, None, None, :]
-    max_seqlen = max(length, self._padding_free_bucket)
-    packing = Packing(unpad_indices, repad_indices, cu_seqlens, batch, length, max_seqlen, key_mask, attention)
+    if attention == "varlen" and packed_seqlen_range is None:
+        # no collator metadata: read the bounds back from the device (one host sync)
+        packed_seqlen_range = seqlen_range(cu_seqlens)
+    min_seqlen, max_seqlen = packed_seqlen_range or (None, None)
+    packing = Packing(
+        unpad_indices, repad_indices, cu_seqlens, batch, length, min_seqlen, max_seqlen, key_mask, attention
+    )
     hidden = self.encoder(hidden, attention_mask=None, packing=packing).last_hidden_state[0]
     # one spare row past the batch receives the bucket's filler rows, if any, and is dropped
     sequence_output = hidden.new_zeros(batch * length + 1, hidden.shape[-1]).index_copy(0, repad_indices, hidden)
@@ -233,23 +253,44 @@ def _padding_free_forward(
     return output if return_dict else output.to_tuple()
 
 
+def seqlen_range(cu_seqlens: torch.Tensor) -> tuple[int, int]:
+    """(shortest, longest) input of a packed batch, from its cumulative lengths, as Python ints."""
+    lengths = cu_seqlens.diff()
+    return int(lengths.min()), int(lengths.max())
+
+
 class PaddingFreeCollator:
     """Wraps a task collator: adds the packing metadata of each batch (unpad_metadata), computed on
-    the CPU (in the dataloader workers) so the training step never waits for the GPU to count."""
+    the CPU (in the dataloader workers) so the training step never waits for the GPU to count. With
+    `seqlen_bounds` (the varlen kernel), also the shortest and longest packed input as Python ints;
+    without it the batch carries no Python numbers that a compiled graph would specialize on."""
 
-    def __init__(self, collator, bucket: int | None = None):
+    def __init__(self, collator, bucket: int | None = None, seqlen_bounds: bool = False):
         self.collator = collator
         self.bucket = bucket
+        self.seqlen_bounds = seqlen_bounds
 
     def __call__(self, features):
         batch = self.collator(features)
         metadata = unpad_metadata(torch.as_tensor(batch["attention_mask"]), self.bucket)
         batch[INDICES_KEY], batch[SCATTER_KEY], batch[CU_SEQLENS_KEY] = metadata
+        if self.seqlen_bounds:
+            batch[SEQLEN_RANGE_KEY] = seqlen_range(metadata[2])
         return batch
 
 
-def make_padding_free(model, collator, attention: str = "auto", bucket: int | None = None) -> PaddingFreeCollator:
-    """Switch `model` to the padding-free forward and wrap its `collator` to feed it: one call with
-    one bucket size, since the model and the collator must agree on it (see enable_padding_free)."""
-    enable_padding_free(model, attention, bucket)
-    return PaddingFreeCollator(collator, bucket)
+def make_padding_free(
+    model,
+    collator,
+    attention: str = "auto",
+    bucket: int | None = None,
+    device_type: str = "cpu",
+    compiled: bool = False,
+) -> PaddingFreeCollator:
+    """Switch `model` to the padding-free forward and wrap its `collator` to feed it. The kernel is
+    resolved once here for the device the run trains on (resolve_attention), so the collator knows
+    whether varlen needs the length bounds. With `bucket`, `collator` must pad to a fixed length
+    (the run pads to max_seq_length) for the shapes to stay few."""
+    kernel = resolve_attention(attention, device_type, compiled)
+    enable_padding_free(model, kernel, compiled)
+    return PaddingFreeCollator(collator, bucket, seqlen_bounds=kernel == "varlen")

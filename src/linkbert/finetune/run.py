@@ -136,9 +136,20 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
         info = run_info(task.name, argv, model_args.model_name_or_path, config, paths, batch * training_args.world_size)
         write_run_info(training_args.output_dir, info)
+    if model_args.padding_free and model_args.padding_free_bucket:
+        # bucketing is for compiled graphs: fixed [batch, max_seq_length] inputs (the layers only see the
+        # packed rows, so the padding costs nothing) and packed lengths in multiples of the bucket
+        pad_multiple = task.max_length(tokenizer)
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
-        collator = make_padding_free(model, collator, model_args.padding_free_attention, model_args.padding_free_bucket)
+        collator = make_padding_free(
+            model,
+            collator,
+            model_args.padding_free_attention,
+            model_args.padding_free_bucket,
+            device_type=training_args.device.type,
+            compiled=training_args.torch_compile,
+        )
     trainer = TaskTrainer(
         model=model,
         args=training_args,
