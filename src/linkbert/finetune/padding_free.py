@@ -253,6 +253,14 @@ def _padding_free_forward(
     return output if return_dict else output.to_tuple()
 
 
+def input_pad_multiple(pad_multiple: int | None, bucket: int | None, max_length: int) -> int | None:
+    """What the task collator pads each batch's inputs to a multiple of: the run's choice, or, with a
+    bucket, max_seq_length itself, so that every batch is [batch, max_seq_length] (the layers see
+    only the packed rows, so the padding costs nothing) and only the packed length varies, in
+    multiples of the bucket."""
+    return max_length if bucket else pad_multiple
+
+
 def seqlen_range(cu_seqlens: torch.Tensor) -> tuple[int, int]:
     """(shortest, longest) input of a packed batch, from its cumulative lengths, as Python ints."""
     lengths = cu_seqlens.diff()

@@ -85,7 +85,7 @@ def check_sources_early(argv: list[str]) -> None:
 
 def _run(task_class: type[Task], argv: list[str]) -> None:
     # imported here, not at the top: --help and the flag checks answer without torch and the Trainer
-    from linkbert.finetune.padding_free import make_padding_free
+    from linkbert.finetune.padding_free import input_pad_multiple, make_padding_free
     from linkbert.finetune.trainer import TaskTrainer
 
     model_args, data_args, training_args = parse_args(task_class.data_args_class, argv)
@@ -136,10 +136,8 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         batch = training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps
         info = run_info(task.name, argv, model_args.model_name_or_path, config, paths, batch * training_args.world_size)
         write_run_info(training_args.output_dir, info)
-    if model_args.padding_free and model_args.padding_free_bucket:
-        # bucketing is for compiled graphs: fixed [batch, max_seq_length] inputs (the layers only see the
-        # packed rows, so the padding costs nothing) and packed lengths in multiples of the bucket
-        pad_multiple = task.max_length(tokenizer)
+    if model_args.padding_free:
+        pad_multiple = input_pad_multiple(pad_multiple, model_args.padding_free_bucket, task.max_length(tokenizer))
     collator = task.collator(tokenizer, pad_multiple)
     if model_args.padding_free:
         collator = make_padding_free(
