@@ -29,6 +29,7 @@ abstract are not documents.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -45,6 +46,8 @@ from linkbert.jsonl import ENCODING, atomic_output, read_jsonl, utf8_errors
 # legacy names without their `;` (`&copy`, `&not`), which would turn "Tom&nothing" in --no-html-safe
 # output into "Tom¬hing".
 _CHARACTER_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+# what --html-safe writes (html.escape), looked up without html.unescape's per-call cost
+_COMMON_REFERENCES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'"}
 _ANCHOR = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
 # anchor markup in any form, parsed or not, escaped or not: what the zero-links check looks for
 _ANCHOR_MARKUP = re.compile(r"(?:<|&lt;)a\s+href\s*=", re.I)
@@ -58,7 +61,14 @@ _PMID_SEPARATORS = re.compile(r"[;,\s]+")
 
 def unescape_once(text: str) -> str:
     """Decode every complete character reference of `text` once: '&amp;amp;' -> '&amp;'."""
-    return _CHARACTER_REFERENCE.sub(lambda match: html.unescape(match.group()), text)
+    if "&" not in text:
+        return text
+    return _CHARACTER_REFERENCE.sub(_decode_reference, text)
+
+
+def _decode_reference(match: re.Match) -> str:
+    reference = match.group()
+    return _COMMON_REFERENCES.get(reference) or html.unescape(reference)
 
 
 def canonical_title(title: str) -> str:
@@ -70,6 +80,7 @@ def canonical_title(title: str) -> str:
     return title[:1].upper() + title[1:]
 
 
+@functools.lru_cache(maxsize=1 << 20)  # popular pages are linked from thousands of articles
 def normalize_title(href: str) -> str:
     """The title an anchor's href names: 'new_York%20City#History' -> 'New York City'.
 
