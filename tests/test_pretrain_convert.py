@@ -267,3 +267,17 @@ def test_pubmed_malformed_json_line_names_file_and_line(tmp_path):
     source.write_text("".join(json.dumps(r) + "\n" for r in PUBMED[:2]) + '{"pmid": "105", "abstract": \n')
     with pytest.raises(DataError, match=r"pubmed\.jsonl:3: not valid JSON"):
         convert_pubmed([source], tmp_path / "corpus.jsonl")
+
+
+def test_doc_headers_with_a_revision_id_are_read(tmp_path):
+    dump = tmp_path / "wiki_00"
+    dump.write_text(
+        '<doc id="1" revid="77" url="u" title="One">\nOne\n\nTo <a href="Two">two</a>.\n</doc>\n'
+        '<doc id="2" revid="78" url="u" title="Two">\nTwo\n\nBack to <a href="One">one</a>.\n</doc>\n',
+        encoding="utf-8",
+    )
+    convert_wikipedia([dump], tmp_path / "wiki.jsonl")
+    assert [(d["id"], d["text"], d["links"]) for d in read_jsonl(tmp_path / "wiki.jsonl")] == [
+        ("1", "To two.", ["2"]),
+        ("2", "Back to one.", ["1"]),
+    ]
