@@ -6,7 +6,8 @@ r"""Convert PubMed abstracts with their cited PMIDs (JSON lines from pubmed_pars
 Input records: `pmid`, `abstract`, optional `title`, cited PMIDs in `cited_pmids` or `references`
 (pubmed_parser's parse_medline_xml / parse_pubmed_references output, one JSON object per line). A
 citation becomes a link when the cited PMID is a document of the corpus; others are dropped and
-counted. A PMID seen more than once (MEDLINE update files) keeps its last record.
+counted, and so are references that are no PMID (a PMC id, "", "n/a": references_unusable). A PMID
+seen more than once (MEDLINE update files) keeps its last record.
 """
 
 import sys

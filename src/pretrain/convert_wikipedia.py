@@ -3,10 +3,14 @@
     python -m wikiextractor.WikiExtractor enwiki-latest-pages-articles.xml.bz2 --links --json -o raw_data/wiki
     python src/pretrain/convert_wikipedia.py --input raw_data/wiki --output data/pretrain/wiki.jsonl
 
-Anchors `<a href="Title">text</a>` become links to the article with that title (MediaWiki title
+Anchors `<a href="Title">text</a>`, HTML-escaped or not (WikiExtractor 3.0.5+ escapes its output
+by default; --no-html-safe does not), become links to the article with that title (MediaWiki title
 rules: URL-unquoted, underscores = spaces, first letter case-insensitive); the anchor text stays in
-the text. Red links are dropped and counted. --redirects FILE (TSV: source title, target title)
-follows links through redirect pages, which WikiExtractor does not output.
+the text, and the text's character references (`&amp;`) are decoded once. Red links are dropped and
+counted. Empty documents (redirect pages, as WikiExtractor writes them) are neither written nor link
+targets; --redirects FILE (TSV: source title, target title) is consulted first, so that links to a
+redirect reach its target. Anchor markup in the input and not one link in the output stops with an
+error naming the file and line where the markup was seen.
 """
 
 import sys
