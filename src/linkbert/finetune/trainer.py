@@ -135,6 +135,12 @@ class TaskTrainer(Trainer):
             publish_files(final, output_dir)
         self.accelerator.wait_for_everyone()
 
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        step = super().prediction_step
+        if not uses_cuda_graphs(self.args):
+            return step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+        return cuda_graph_step(lambda: step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys))
+
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """The Trainer's evaluation hook (eval_strategy): scores the validation split it was built with."""
         if eval_dataset is not None:
@@ -188,6 +194,35 @@ class LogToLogger(TrainerCallback):
                 state.global_step,
                 {key: round(v, 6) if isinstance(v, float) else v for key, v in logs.items()},
             )
+
+
+def uses_cuda_graphs(args) -> bool:
+    """Whether the compiled model replays CUDA graphs: the compile modes that record them."""
+    return bool(args.torch_compile) and args.torch_compile_mode in ("reduce-overhead", "max-autotune")
+
+
+def cuda_graph_step(step):
+    """Run one prediction step of a model compiled with CUDA graphs. Without training steps between
+    them (prediction only, as the MMLU step runs), nothing tells the graphs that a new step began,
+    and each replay writes its outputs into the same memory as the last: the evaluation loop, which
+    keeps the previous batch's logits until it concatenates them, would read overwritten values. So
+    each step is marked as a new one, and its outputs are copied out of the graph's memory."""
+    import torch
+
+    torch.compiler.cudagraph_mark_step_begin()
+    return _copied(step())
+
+
+def _copied(value):
+    import torch
+
+    if torch.is_tensor(value):
+        return value.clone()
+    if isinstance(value, tuple | list):
+        return type(value)(_copied(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value
 
 
 def write_predictions(output_dir: Path, file_prefix: str, decoded: Decoded) -> None:
