@@ -12,7 +12,11 @@ the original); the others go through sequence classification:
   padfree          defaults + --padding_free (the encoder runs on real tokens only, varlen attention)
   padfree-compile  defaults + --padding_free + --torch_compile
 
-Timing covers training and one evaluation pass (tokenization excluded: it is cached before timing).
+Each setting runs in a process of its own (this script re-invoked with --one_setting), so nothing one
+setting switches (the cuDNN attention backend, dynamo's caches and recompile limit, CUDA allocator
+state, autotuning) leaks into the next; the parent builds the model and data once and collects each
+process's row. Timing covers training and one evaluation pass (tokenization excluded: it is cached
+before timing).
 Prints a table and writes JSON with real (non-pad), padded and encoder tokens/s, samples/s, MFU,
 peak memory and the ratio to `original`. A second part fine-tunes a learnable synthetic task under
 `original`, `defaults` and `padfree` with the same seed and prints each one's accuracy and
@@ -293,6 +297,51 @@ def run_setting(
     }
 
 
+def run_setting_in_process(
+    name: str, model_dir: Path, data: Path, out: Path, shape: str, steps: int, extra: list[str]
+) -> dict:
+    """run_setting in a fresh Python process; its row comes back through a JSON file."""
+    import subprocess
+
+    row_file = out.parent / f"{out.name}.row.json"
+    row_file.unlink(missing_ok=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--one_setting", name]
+    command += flags(model=model_dir, data=data, out=out, shape=shape, steps=steps, row=row_file)
+    command += ["--extra", *extra]
+    status = subprocess.run(command, check=False).returncode
+    if status != 0 or not row_file.exists():
+        raise RuntimeError(f"setting {name}: its process exited with status {status} (its output is above)")
+    return json.loads(row_file.read_text())
+
+
+def one_setting_main(argv: list[str]) -> int:
+    """The child side of run_setting_in_process: one setting, its row written as JSON."""
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    parser.add_argument("--one_setting", required=True, choices=SETTINGS)
+    for name in ("model", "data", "out", "row"):
+        parser.add_argument(f"--{name}", type=Path, required=True)
+    parser.add_argument("--shape", choices=SHAPES, required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[])
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    info = device_info()
+    row = run_setting(
+        args.one_setting,
+        args.model,
+        args.data,
+        args.out,
+        args.shape,
+        args.steps,
+        info["cuda"],
+        info["bf16"],
+        args.extra,
+    )
+    row["process_id"] = os.getpid()
+    args.row.write_text(json.dumps(row) + "\n")
+    return 0
+
+
 def device_info() -> dict:
     import datasets
     import torch
@@ -315,6 +364,9 @@ def peak_flops(device: str) -> float | None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--one_setting"]:
+        return one_setting_main(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--shape", choices=SHAPES, default="tiny")
     parser.add_argument("--steps", type=int, default=30)
@@ -352,9 +404,7 @@ def main(argv=None) -> int:
         for name in args.settings:
             start = time.time()
             try:
-                row = run_setting(
-                    name, model_dir, data, tmp / name, args.shape, args.steps, info["cuda"], info["bf16"], args.extra
-                )
+                row = run_setting_in_process(name, model_dir, data, tmp / name, args.shape, args.steps, args.extra)
             except Exception as err:  # one broken setting must not cost the others their numbers (GPU time is scarce)
                 traceback.print_exc()
                 report["settings"][name] = {"error": f"{type(err).__name__}: {err}"}
@@ -375,7 +425,7 @@ def main(argv=None) -> int:
             add_speedups(report)
             write_report(report, args.output)
         if args.learnable_steps:
-            report["same_results"] = same_results_check(tmp, args.shape, args.learnable_steps, info)
+            report["same_results"] = same_results_check(tmp, args.shape, args.learnable_steps)
             write_report(report, args.output)
     print(format_report(report))
     if failed:
@@ -396,7 +446,7 @@ def write_report(report: dict, output: str | None) -> None:
         Path(output).write_text(json.dumps(report, indent=2) + "\n")
 
 
-def same_results_check(tmp: Path, shape: str, steps: int, info: dict) -> dict:
+def same_results_check(tmp: Path, shape: str, steps: int) -> dict:
     """The same seed and data under `original`, `defaults` and `padfree`: accuracy and eval_loss on
     a learnable task."""
     _, _, _, _, max_len, batch, mean, std, low = SHAPES[shape]
@@ -408,15 +458,13 @@ def same_results_check(tmp: Path, shape: str, steps: int, info: dict) -> dict:
     model_dir = build_model(directory, "tiny")
     out = {}
     for name in SAME_RESULTS_SETTINGS:
-        row = run_setting(
+        row = run_setting_in_process(
             name,
             model_dir,
             data,
             tmp / f"learnable-{name}",
             "tiny",
             steps,
-            info["cuda"],
-            info["bf16"],
             flags(learning_rate="5e-4", warmup_steps="0.1", max_eval_samples="256"),
         )
         out[name] = {"accuracy": row["accuracy"], "eval_loss": row["eval_loss"]}

@@ -2,6 +2,7 @@
 really built, on a shape small enough for the CPU."""
 
 import json
+import os
 import random
 
 import pytest
@@ -36,6 +37,8 @@ def test_token_counts_and_report_of_a_qa_run(tmp_path, capsys):
     assert original["encoder_tokens"] == original["padded_tokens"]
     assert padfree["encoder_tokens"] == padfree["real_tokens"]
     assert original["speedup_vs_original"] == 1.0
+    # each setting ran in a process of its own, not in this one
+    assert len({original["process_id"], padfree["process_id"], os.getpid()}) == 3
     capsys.readouterr()
     assert summarize.main([str(output)]) == 0
     table = capsys.readouterr().out
