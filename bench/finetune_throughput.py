@@ -225,12 +225,15 @@ def run_setting(
     cuda: bool,
     bf16_ok: bool,
     extra: list[str],
+    recipe: tuple[int, int] | None = None,
 ) -> dict:
+    """One setting through linkbert.finetune.run.run; `recipe` = (max_seq_length, batch), by default
+    the shape's."""
     import torch
 
     from linkbert.finetune.run import run
 
-    max_len, batch = SHAPES[shape][4], SHAPES[shape][5]
+    max_len, batch = recipe or (SHAPES[shape][4], SHAPES[shape][5])
     argv = [
         *flags(
             model_name_or_path=model_dir,
@@ -297,8 +300,33 @@ def run_setting(
     }
 
 
+def job_histogram(name: str) -> dict:
+    """A recipe job's length statistics (bench/lengths.py, next to this file)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import lengths as length_stats
+
+    return length_stats.job(name)
+
+
+def job_lengths(name: str, count: int, qa: bool) -> list[int]:
+    """`count` lengths from the job's histogram, truncated to its max_seq_length; a QA window needs
+    room for the question and the 3 special tokens, so QA lengths start above those."""
+    job_histogram(name)  # puts bench/ on sys.path
+    import lengths as length_stats
+
+    floor = QUESTION_WORDS + 5 if qa else 3
+    return [max(floor, int(n)) for n in length_stats.sample_lengths(name, count, seed=0)]
+
+
 def run_setting_in_process(
-    name: str, model_dir: Path, data: Path, out: Path, shape: str, steps: int, extra: list[str]
+    name: str,
+    model_dir: Path,
+    data: Path,
+    out: Path,
+    shape: str,
+    steps: int,
+    extra: list[str],
+    recipe: tuple[int, int] | None = None,
 ) -> dict:
     """run_setting in a fresh Python process; its row comes back through a JSON file."""
     import subprocess
@@ -307,6 +335,8 @@ def run_setting_in_process(
     row_file.unlink(missing_ok=True)
     command = [sys.executable, str(Path(__file__).resolve()), "--one_setting", name]
     command += flags(model=model_dir, data=data, out=out, shape=shape, steps=steps, row=row_file)
+    if recipe:
+        command += flags(max_seq_length=recipe[0], batch=recipe[1])
     command += ["--extra", *extra]
     status = subprocess.run(command, check=False).returncode
     if status != 0 or not row_file.exists():
@@ -322,10 +352,13 @@ def one_setting_main(argv: list[str]) -> int:
         parser.add_argument(f"--{name}", type=Path, required=True)
     parser.add_argument("--shape", choices=SHAPES, required=True)
     parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--max_seq_length", type=int)
+    parser.add_argument("--batch", type=int)
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[])
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     info = device_info()
+    recipe = (args.max_seq_length, args.batch) if args.max_seq_length else None
     row = run_setting(
         args.one_setting,
         args.model,
@@ -336,6 +369,7 @@ def one_setting_main(argv: list[str]) -> int:
         info["cuda"],
         info["bf16"],
         args.extra,
+        recipe,
     )
     row["process_id"] = os.getpid()
     args.row.write_text(json.dumps(row) + "\n")
@@ -376,6 +410,11 @@ def main(argv=None) -> int:
         default=",".join(SETTINGS),
         help=f"comma-separated, from: {', '.join(SETTINGS)}",
     )
+    parser.add_argument(
+        "--job",
+        help="draw lengths, max_seq_length and batch from this recipe job's real length histogram (bench/lengths.py, "
+        "e.g. chemprot_hf, squad_hf); the shape gives the model",
+    )
     parser.add_argument("--learnable_steps", type=int, default=60, help="steps of the same-results check (0 to skip)")
     parser.add_argument("--output", help="write the JSON results here (rewritten after every setting)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="further flags for every run")
@@ -383,13 +422,19 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     info = device_info()
     _, _, _, _, max_len, batch, mean, std, low = SHAPES[args.shape]
-    rng = random.Random(0)
-    lengths = synthetic_lengths(rng, args.steps * batch, mean, std, low, max_len)
+    recipe = None
+    if args.job:
+        recipe_job = job_histogram(args.job)
+        max_len, batch = recipe = (recipe_job["max_seq_length"], recipe_job["batch"])
+        lengths = job_lengths(args.job, args.steps * batch, args.shape in QA_SHAPES)
+    else:
+        lengths = synthetic_lengths(random.Random(0), args.steps * batch, mean, std, low, max_len)
     report = {
         "shape": args.shape,
         "steps": args.steps,
         "batch": batch,
         "max_seq_length": max_len,
+        "job": args.job,
         "mean_length": sum(lengths) / len(lengths),
         **info,
         "settings": {},
@@ -404,7 +449,9 @@ def main(argv=None) -> int:
         for name in args.settings:
             start = time.time()
             try:
-                row = run_setting_in_process(name, model_dir, data, tmp / name, args.shape, args.steps, args.extra)
+                row = run_setting_in_process(
+                    name, model_dir, data, tmp / name, args.shape, args.steps, args.extra, recipe
+                )
             except Exception as err:  # one broken setting must not cost the others their numbers (GPU time is scarce)
                 traceback.print_exc()
                 report["settings"][name] = {"error": f"{type(err).__name__}: {err}"}
@@ -530,7 +577,8 @@ def format_report(report: dict, title: str | None = None) -> str:
     same-results line."""
     lines = [] if title is None else [f"**{title}**", ""]
     lines += [
-        f"{report['shape']}: {report['steps']} steps x batch {report['batch']}, max length "
+        f"{report['shape']}{' with ' + report['job'] + ' lengths' if report.get('job') else ''}: "
+        f"{report['steps']} steps x batch {report['batch']}, max length "
         f"{report['max_seq_length']}, mean real length {report['mean_length']:.0f}  ",
         f"device: {report['device']}, torch {report['torch']}, transformers {report['transformers']}",
         "",
