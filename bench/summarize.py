@@ -8,6 +8,10 @@ writes ("settings" alone is not enough: pretrain_multihop.py's results have one 
 
     python bench/summarize.py
     python bench/summarize.py bench/results/h100-base-cls.json
+    python bench/summarize.py --readme README.md bench/results/h100-*.json   # rewrite README's GPU block
+
+With --readme, the tables replace what stands between the README's two marker lines (README_START and
+README_END) instead of being printed; the rest of the file is left as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pathlib import Path
 from finetune_throughput import format_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
+README_START = "<!-- gpu-results:start (bench/summarize.py --readme rewrites this block) -->"
+README_END = "<!-- gpu-results:end -->"
 # top-level keys of every finetune_throughput.py result, older ones included
 REPORT_KEYS = {
     "shape",
@@ -37,6 +43,7 @@ REPORT_KEYS = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("files", nargs="*", type=Path, help="result files (default: bench/results/*.json)")
+    parser.add_argument("--readme", type=Path, help="write the tables into this file's GPU results block")
     args = parser.parse_args(argv)
     files = args.files or sorted(RESULTS.glob("*.json"))
     tables = []
@@ -48,7 +55,24 @@ def main(argv=None) -> int:
     if not tables:
         print(f"no finetune_throughput.py results among {len(files)} file(s)", file=sys.stderr)
         return 1
+    if args.readme:
+        return write_readme_block(args.readme, "\n\n".join(tables))
     print("\n\n".join(tables))
+    return 0
+
+
+def write_readme_block(path: Path, text: str) -> int:
+    """Replace the lines between README_START and README_END in `path` with `text`."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if lines.count(README_START) != 1 or lines.count(README_END) != 1:
+        print(f"{path}: expected one line {README_START!r} and one line {README_END!r}", file=sys.stderr)
+        return 1
+    start, end = lines.index(README_START), lines.index(README_END)
+    if end < start:
+        print(f"{path}: the end marker comes before the start marker", file=sys.stderr)
+        return 1
+    lines[start + 1 : end] = ["", text, ""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 

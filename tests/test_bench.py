@@ -43,3 +43,30 @@ def test_token_counts_and_report_of_a_qa_run(tmp_path, capsys):
     assert summarize.main([str(output)]) == 0
     table = capsys.readouterr().out
     assert "| original" in table and "| padfree" in table and "tiny-qa: 3 steps x batch 16" in table
+
+
+def test_readme_block_is_replaced_between_its_markers_only(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    start, end = summarize.README_START, summarize.README_END
+    readme.write_text(f"# Title\nbefore\n{start}\nold table\nold line\n{end}\nafter\n")
+    assert summarize.write_readme_block(readme, "| new | table |") == 0
+    assert readme.read_text() == f"# Title\nbefore\n{start}\n\n| new | table |\n\n{end}\nafter\n"
+    assert summarize.write_readme_block(readme, "second") == 0  # rewriting is idempotent in shape
+    assert readme.read_text() == f"# Title\nbefore\n{start}\n\nsecond\n\n{end}\nafter\n"
+    readme.write_text("no markers here\n")
+    assert summarize.write_readme_block(readme, "x") == 1
+    assert readme.read_text() == "no markers here\n"
+    assert "expected one line" in capsys.readouterr().err
+
+
+def test_the_gpu_run_stops_at_once_without_a_gpu(tmp_path):
+    """bench/gpu_run.sh is for a machine with CUDA; here it must say so and write nothing."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHON=sys.executable, CUDA_VISIBLE_DEVICES="")
+    before = sorted((REPO / "bench" / "results").iterdir())
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_run.sh")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert "no CUDA GPU visible" in done.stderr
+    assert sorted((REPO / "bench" / "results").iterdir()) == before
