@@ -5,6 +5,7 @@ import json
 import random
 import shutil
 
+import pyarrow as pa
 import pytest
 import torch
 from helpers import build_pairs, run_pretrain, write_jsonl
@@ -54,7 +55,7 @@ def batch_of(setup, size=8, seed=0):
     from linkbert.pretrain.shards import load_table, read_manifest, shard_paths
 
     tokenizer = AutoTokenizer.from_pretrained(setup["bert"])
-    rows = load_table(shard_paths(setup["pairs"], read_manifest(setup["pairs"]))).slice(0, size).to_pylist()
+    rows = load_table(shard_paths(setup["pairs"], read_manifest(setup["pairs"]))).slice(0, size)
     collator = PretrainCollator.for_tokenizer(tokenizer, torch.Generator().manual_seed(seed), mlm_probability=0.3)
     return collator(rows)
 
@@ -153,7 +154,7 @@ def test_masking_proportions_and_special_tokens(setup):
             }
         )
     collator = PretrainCollator.for_tokenizer(tokenizer, torch.Generator().manual_seed(0))
-    batch = collator(features)
+    batch = collator(pa.Table.from_pylist(features))
     original = torch.full_like(batch["input_ids"], tokenizer.pad_token_id)
     for row, feature in enumerate(features):
         original[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
