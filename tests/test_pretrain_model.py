@@ -270,3 +270,46 @@ def test_refuses_shards_built_with_another_tokenizer(setup, tmp_path, capsys):
     other = build_tiny_bert(tmp_path / "other", ["completely different words here"] * 10, vocab_size=60)
     assert run_pretrain(pretrain_argv(setup, tmp_path / "out", "--model_name_or_path", str(other))) == 2
     assert "vocabulary differs" in capsys.readouterr().err
+
+
+def test_gradient_norm_is_read_on_the_host_only_on_logged_steps(setup, tmp_path, monkeypatch):
+    """Reading a CUDA tensor (float, .item(), bool) waits for the step to finish; the loop may do
+    that when it logs, not every step. Every norm is wrapped in a tensor subclass that records the
+    step at which any value derived from it is read."""
+    norms, reads = [], []
+
+    class WatchedNorm(torch.Tensor):
+        def item(self):
+            reads.append(len(norms))
+            return super().item()
+
+        def __float__(self):
+            reads.append(len(norms))
+            return super().__float__()
+
+        def __bool__(self):
+            reads.append(len(norms))
+            return super().__bool__()
+
+        def tolist(self):
+            reads.append(len(norms))
+            return super().tolist()
+
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def watched_clip(*args, **kwargs):
+        norms.append(clip(*args, **kwargs).as_subclass(WatchedNorm))
+        return norms[-1]
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", watched_clip)
+    out = tmp_path / "run"
+    assert run_pretrain(pretrain_argv(setup, out, "--logging_steps", "3", "--save_steps", "100")) == 0
+    monkeypatch.undo()
+    steps_read = sorted(set(reads))
+    assert len(norms) == 6 and steps_read == [3, 6]
+    log = [json.loads(line) for line in (out / "pretrain_log.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in log] == [3, 6]
+    for record in log:
+        assert record["grad_norm"] == pytest.approx(norms[record["step"] - 1].as_subclass(torch.Tensor).item())
+        assert record["loss"] == pytest.approx(record["mlm_loss"] + record["drp_loss"])
+        assert sum(record[f"drp_count_{name}"] for name in ("contiguous", "random", "linked")) == 3 * 4 * 2
