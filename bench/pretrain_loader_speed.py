@@ -6,7 +6,8 @@ Synthetic shards in build_pairs' format (Arrow IPC, 8 shards, record batches of 
 200k and 800k pairs of 128 tokens are written with pyarrow to a temporary directory. Each (size,
 loader) pair runs in a fresh process, so that its peak resident memory is its own: it opens the
 shards, builds a few micro-batches of 64 rows as warm-up, then times `--batches` more (median
-milliseconds per micro-batch: read + pad + mask) and reports its peak RSS. One thread
+milliseconds per micro-batch: read + pad + mask) and reports its peak RSS, its anonymous RSS at the
+end and the peak of pyarrow's allocations (the bytes that copying rows cost). One thread
 (OMP_NUM_THREADS=1, torch.set_num_threads(1)) so that the numbers do not depend on how busy the
 other cores are.
 
@@ -142,12 +143,16 @@ def measure(loader: str, paths: list[str], batches: int) -> dict:
         started = time.perf_counter()
         micro_batch()
         times.append((time.perf_counter() - started) * 1000)
+    import pyarrow as pa
+
     return {
         "ms_per_micro_batch": statistics.median(times),
         "ms_min": min(times),
         "batches_timed": batches,
         "peak_rss_mb": peak_rss_mb(),
         "rss_after_imports_mb": rss_before,
+        "anonymous_rss_mb_at_end": anonymous_rss_mb(),
+        "arrow_allocated_peak_mb": pa.default_memory_pool().max_memory() / 2**20,
     }
 
 
@@ -180,7 +185,17 @@ def measure_prefetch(paths: list[str], workers: int, steps: int) -> dict:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory, memory-mapped shard pages that were read included (they are the page
+    cache's, shared and dropped under pressure; the kernel maps them in 64 kB runs around each read)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def anonymous_rss_mb() -> float:
+    """Resident memory that is the process's own (not file pages): where copies of the data live."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 # ---------------------------------------------------------------- driver

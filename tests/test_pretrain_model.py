@@ -313,3 +313,21 @@ def test_gradient_norm_is_read_on_the_host_only_on_logged_steps(setup, tmp_path,
         assert record["grad_norm"] == pytest.approx(norms[record["step"] - 1].as_subclass(torch.Tensor).item())
         assert record["loss"] == pytest.approx(record["mlm_loss"] + record["drp_loss"])
         assert sum(record[f"drp_count_{name}"] for name in ("contiguous", "random", "linked")) == 3 * 4 * 2
+
+
+def test_a_non_finite_gradient_norm_stops_the_run_at_the_next_check():
+    from linkbert.errors import LinkBertError
+    from linkbert.pretrain.train import NormCheck
+
+    norms = NormCheck(torch.device("cpu"), step=10, check=True)
+    norms.add(torch.tensor(1.5))
+    norms.add(torch.tensor(0.2))
+    norms.check(12)  # finite: no error, the window now starts after step 12
+    norms.add(torch.tensor(float("nan")))
+    norms.add(torch.tensor(3.0))  # a finite norm after a NaN does not clear it
+    with pytest.raises(LinkBertError, match="steps 13-14: the gradient norm was not finite"):
+        norms.check(14)
+    # with a loss scaler (fp16) inf / NaN steps are skipped by the scaler: no check
+    scaled = NormCheck(torch.device("cpu"), step=0, check=False)
+    scaled.add(torch.tensor(float("inf")))
+    scaled.check(1)
