@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 import torch
 
+from linkbert.errors import DataError
 from linkbert.pretrain.collator import PretrainCollator
 from linkbert.pretrain.distributed import Dist
 from linkbert.pretrain.meter import Meter
@@ -86,6 +87,21 @@ def test_bytes_allocated_per_batch_scale_with_the_batch_not_the_dataset(tmp_path
     # then into request order) and padded to 64-byte buffers: a few tens of kB. Copying the dataset
     # (concatenated shards, then `take`) allocates the full 12.8 MB.
     assert pool.max_memory() < 200_000, pool.max_memory()
+
+
+def test_unreadable_or_incomplete_shards_are_named(tmp_path):
+    (tmp_path / "cut").mkdir()
+    good = write_shards(tmp_path / "cut", [5], rows_per_batch=5)[0]
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(open(good, "rb").read()[:100])  # a copy interrupted early
+    with pytest.raises(DataError, match=f"^{cut}: not a readable Arrow IPC shard"):
+        ShardRows([good, str(cut)])
+    other = tmp_path / "other.arrow"
+    table = pa.table({"input_ids": pa.array([[1, 2]], pa.list_(pa.int32())), "label": pa.array([0], pa.int8())})
+    with pa.OSFile(str(other), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(DataError, match=f"^{other}: shard has no column 'token_type_ids'"):
+        ShardRows([str(other)])
 
 
 def test_each_rank_takes_its_own_rows_and_every_epoch_a_new_order(tmp_path):

@@ -54,7 +54,10 @@ class ShardRows:
     def _open(self) -> None:
         self.batches: list[pa.RecordBatch] = []
         for path in self.paths:
-            reader = pa.ipc.open_file(pa.memory_map(path, "r"))
+            try:
+                reader = pa.ipc.open_file(pa.memory_map(path, "r"))
+            except pa.ArrowInvalid as err:
+                raise DataError(path, f"not a readable Arrow IPC shard ({err}); rerun build_pairs") from None
             missing = [name for name in COLUMNS if name not in reader.schema.names]
             if missing:
                 raise DataError(path, f"shard has no column {missing[0]!r}; expected columns {list(COLUMNS)}")
