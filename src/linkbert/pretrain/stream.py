@@ -88,11 +88,13 @@ class ShardRows:
         ]
         table = pa.Table.from_batches(pieces, schema=self.batches[0].schema) if pieces else SCHEMA.empty_table()
         restore = np.empty_like(grouped)
-        restore[grouped] = np.arange(len(grouped))  # row i of the request sits at grouped.index(i)
+        restore[grouped] = np.arange(len(grouped))  # requested row i is row restore[i] of `table`
         return table.take(pa.array(restore))
 
 
 class MappedStream:
+    """This rank's endless sequence of instances over memory-mapped shards (the default)."""
+
     def __init__(self, paths: Sequence[str], *, rank: int, world_size: int, seed: int):
         self.rows = ShardRows(paths)
         self.rank, self.world_size, self.seed = rank, world_size, seed
@@ -144,6 +146,8 @@ class MappedStream:
 
 
 class StreamingStream:
+    """This rank's endless sequence of instances read in order with `datasets` streaming (--streaming)."""
+
     def __init__(
         self, paths: Sequence[str], *, rank: int, world_size: int, seed: int, buffer_size: int, total_rows: int
     ):
