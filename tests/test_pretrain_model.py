@@ -331,3 +331,17 @@ def test_a_non_finite_gradient_norm_stops_the_run_at_the_next_check():
     scaled = NormCheck(torch.device("cpu"), step=0, check=False)
     scaled.add(torch.tensor(float("inf")))
     scaled.check(1)
+
+
+def test_cudnn_attention_is_turned_off_for_dynamic_padding_on_cuda(monkeypatch):
+    """Each micro-batch has its own length; cuDNN attention plans every new length (~140 ms on H100)."""
+    from linkbert.pretrain.train import configure_attention
+
+    calls = []
+    monkeypatch.setattr(torch.backends.cuda, "enable_cudnn_sdp", calls.append)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    configure_attention()
+    assert calls == []  # nothing to change without CUDA
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    configure_attention()
+    assert calls == [False]
