@@ -235,8 +235,9 @@ class MicroBatches(torch.utils.data.IterableDataset):
 
 
 def default_workers(device: torch.device) -> int:
-    """Two workers on CUDA; none on CPU, where a worker competes with the training step for the same
-    cores (bench/results/cpu-2core-pretrain-loader.json)."""
+    """Two workers on CUDA, where the host is otherwise idle during the step; none on CPU, where a
+    worker competes with the training step for the same cores (on 2 shared cores no gain measured:
+    bench/results/cpu-2core-pretrain-loader.json, "prefetch")."""
     return 2 if device.type == "cuda" else 0
 
 
