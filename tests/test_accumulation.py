@@ -170,26 +170,17 @@ def test_accumulated_step_equals_full_batch_step(still_model, tmp_path, head):
     assert moved > 0  # the step did change the shared encoder weights
 
 
-class RowStream:
-    """The pretraining data stream, reduced to handing out row numbers in order."""
+class FixedMicroBatches:
+    """The pretraining loader, reduced to handing out consecutive slices of one fixed batch: every
+    row the same length with exactly two masked tokens, so each micro-batch's MLM mean has as many
+    terms as every other's."""
 
-    def __init__(self):
-        self.position = 0
+    def __init__(self, batch, size):
+        self.batch, self.size, self.position = batch, size, 0
 
-    def take(self, count):
-        rows = list(range(self.position, self.position + count))
-        self.position += count
-        return rows
-
-
-class FixedBatchCollator:
-    """Rows of one fixed batch: every row the same length with exactly two masked tokens, so each
-    micro-batch's MLM mean has as many terms as every other's."""
-
-    def __init__(self, batch):
-        self.batch = batch
-
-    def __call__(self, rows):
+    def next_batch(self):
+        rows = slice(self.position, self.position + self.size)
+        self.position += self.size
         return {key: value[rows] for key, value in self.batch.items()}
 
 
@@ -232,8 +223,8 @@ def pretraining_step(config, batch, per_device, accumulation):
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     meter = Meter(torch.device("cpu"))
     norm = train_step(
-        model, RowStream(), FixedBatchCollator(batch), optimizer, None, meter, LEARNING_RATE, args, Dist()
-    )
+        model, FixedMicroBatches(batch, per_device), optimizer, None, meter, LEARNING_RATE, args, Dist()
+    ).item()
     return model.state_dict(), initial, norm, meter.result(Dist())
 
 

@@ -5,6 +5,7 @@ import json
 import random
 import shutil
 
+import pyarrow as pa
 import pytest
 import torch
 from helpers import build_pairs, run_pretrain, write_jsonl
@@ -54,7 +55,7 @@ def batch_of(setup, size=8, seed=0):
     from linkbert.pretrain.shards import load_table, read_manifest, shard_paths
 
     tokenizer = AutoTokenizer.from_pretrained(setup["bert"])
-    rows = load_table(shard_paths(setup["pairs"], read_manifest(setup["pairs"]))).slice(0, size).to_pylist()
+    rows = load_table(shard_paths(setup["pairs"], read_manifest(setup["pairs"]))).slice(0, size)
     collator = PretrainCollator.for_tokenizer(tokenizer, torch.Generator().manual_seed(seed), mlm_probability=0.3)
     return collator(rows)
 
@@ -153,7 +154,7 @@ def test_masking_proportions_and_special_tokens(setup):
             }
         )
     collator = PretrainCollator.for_tokenizer(tokenizer, torch.Generator().manual_seed(0))
-    batch = collator(features)
+    batch = collator(pa.Table.from_pylist(features))
     original = torch.full_like(batch["input_ids"], tokenizer.pad_token_id)
     for row, feature in enumerate(features):
         original[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
@@ -269,3 +270,78 @@ def test_refuses_shards_built_with_another_tokenizer(setup, tmp_path, capsys):
     other = build_tiny_bert(tmp_path / "other", ["completely different words here"] * 10, vocab_size=60)
     assert run_pretrain(pretrain_argv(setup, tmp_path / "out", "--model_name_or_path", str(other))) == 2
     assert "vocabulary differs" in capsys.readouterr().err
+
+
+def test_gradient_norm_is_read_on_the_host_only_on_logged_steps(setup, tmp_path, monkeypatch):
+    """Reading a CUDA tensor (float, .item(), bool) waits for the step to finish; the loop may do
+    that when it logs, not every step. Every norm is wrapped in a tensor subclass that records the
+    step at which any value derived from it is read."""
+    norms, reads = [], []
+
+    class WatchedNorm(torch.Tensor):
+        def item(self):
+            reads.append(len(norms))
+            return super().item()
+
+        def __float__(self):
+            reads.append(len(norms))
+            return super().__float__()
+
+        def __bool__(self):
+            reads.append(len(norms))
+            return super().__bool__()
+
+        def tolist(self):
+            reads.append(len(norms))
+            return super().tolist()
+
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def watched_clip(*args, **kwargs):
+        norms.append(clip(*args, **kwargs).as_subclass(WatchedNorm))
+        return norms[-1]
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", watched_clip)
+    out = tmp_path / "run"
+    assert run_pretrain(pretrain_argv(setup, out, "--logging_steps", "3", "--save_steps", "100")) == 0
+    monkeypatch.undo()
+    steps_read = sorted(set(reads))
+    assert len(norms) == 6 and steps_read == [3, 6]
+    log = [json.loads(line) for line in (out / "pretrain_log.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in log] == [3, 6]
+    for record in log:
+        assert record["grad_norm"] == pytest.approx(norms[record["step"] - 1].as_subclass(torch.Tensor).item())
+        assert record["loss"] == pytest.approx(record["mlm_loss"] + record["drp_loss"])
+        assert sum(record[f"drp_count_{name}"] for name in ("contiguous", "random", "linked")) == 3 * 4 * 2
+
+
+def test_a_non_finite_gradient_norm_stops_the_run_at_the_next_check():
+    from linkbert.errors import LinkBertError
+    from linkbert.pretrain.train import NormCheck
+
+    norms = NormCheck(torch.device("cpu"), step=10, check=True)
+    norms.add(torch.tensor(1.5))
+    norms.add(torch.tensor(0.2))
+    norms.check(12)  # finite: no error, the window now starts after step 12
+    norms.add(torch.tensor(float("nan")))
+    norms.add(torch.tensor(3.0))  # a finite norm after a NaN does not clear it
+    with pytest.raises(LinkBertError, match="steps 13-14: the gradient norm was not finite"):
+        norms.check(14)
+    # with a loss scaler (fp16) inf / NaN steps are skipped by the scaler: no check
+    scaled = NormCheck(torch.device("cpu"), step=0, check=False)
+    scaled.add(torch.tensor(float("inf")))
+    scaled.check(1)
+
+
+def test_cudnn_attention_is_turned_off_for_dynamic_padding_on_cuda(monkeypatch):
+    """Each micro-batch has its own length; cuDNN attention plans every new length (~140 ms on H100)."""
+    from linkbert.pretrain.train import configure_attention
+
+    calls = []
+    monkeypatch.setattr(torch.backends.cuda, "enable_cudnn_sdp", calls.append)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    configure_attention()
+    assert calls == []  # nothing to change without CUDA
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    configure_attention()
+    assert calls == [False]

@@ -77,6 +77,13 @@ class PretrainArguments:
         },
     )
     shuffle_buffer_size: int = field(default=10000, metadata={"help": "With --streaming: size of the shuffle buffer"})
+    dataloader_num_workers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Processes that read, pad and mask the next micro-batches while the model trains (0: in the "
+            "training process); default 2 on CUDA, 0 on CPU. With --streaming at most 1"
+        },
+    )
     mlm_probability: float = field(default=0.15, metadata={"help": "Fraction of tokens chosen for MLM (BERT: 0.15)"})
     pad_to_multiple_of: int | None = field(
         default=None,
@@ -157,6 +164,8 @@ def check_args(args: PretrainArguments) -> None:
     ):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.dataloader_num_workers is not None and args.dataloader_num_workers < 0:
+        raise UsageError(f"--dataloader_num_workers must be 0 or more, got {args.dataloader_num_workers}")
     if args.report_to not in ("none", "None", ""):
         raise UsageError("--report_to: only 'none' is supported; the log is output_dir/pretrain_log.jsonl")
 

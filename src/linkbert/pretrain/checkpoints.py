@@ -2,7 +2,7 @@
 checkpoint.
 
 A checkpoint holds the model, tokenizer, optimizer (and loss scaler), trainer_state.json, the run's
-settings (`linkbert.runs`) and, per process, the data position and RNG states, so a resumed run
+settings (`linkbert.runs`) and, per process, the data position and RNG state, so a resumed run
 draws the same batches, masks and dropout as an uninterrupted one. It is written under a temporary
 name and renamed once complete. Where to resume from is decided by `linkbert.runs.resolve_checkpoint`,
 the same rule as fine-tuning.
@@ -63,7 +63,6 @@ def save_checkpoint(
     optimizer,
     scaler,
     stream,
-    collator,
     env: Dist,
     args: PretrainArguments,
     settings: dict,
@@ -91,7 +90,7 @@ def save_checkpoint(
         )
         save_settings(tmp, settings)
     barrier(env)
-    torch.save(rank_state(stream, collator), tmp / f"rng_state_{env.rank}.pth")
+    torch.save(rank_state(stream), tmp / f"rng_state_{env.rank}.pth")
     barrier(env)
     if env.main:
         publish_checkpoint(output_dir, name)
@@ -99,18 +98,16 @@ def save_checkpoint(
     barrier(env)
 
 
-def rank_state(stream, collator) -> dict:
-    state = {
-        "stream": stream.state(),
-        "collator_rng": collator.generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-    }
+def rank_state(stream) -> dict:
+    """This rank's data position (of the micro-batches trained on, not those prefetched) and RNG
+    states. Masks need no RNG state: each micro-batch's are seeded by its position in the stream."""
+    state = {"stream": stream.state(), "torch_rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state()
     return state
 
 
-def load_checkpoint(path: str, optimizer, scaler, stream, collator, env: Dist) -> int:
+def load_checkpoint(path: str, optimizer, scaler, stream, env: Dist) -> int:
     """Restore the optimizer, and this rank's data position and RNGs; return the step reached.
     The model weights were already loaded from the same directory."""
     path = Path(path)
@@ -128,7 +125,6 @@ def load_checkpoint(path: str, optimizer, scaler, stream, collator, env: Dist) -
     if rank_file.is_file():
         ranks = torch.load(rank_file, weights_only=True)
         stream.restore(ranks["stream"])
-        collator.generator.set_state(ranks["collator_rng"])
         torch.set_rng_state(ranks["torch_rng"])
         if "cuda_rng" in ranks and torch.cuda.is_available():
             torch.cuda.set_rng_state(ranks["cuda_rng"])

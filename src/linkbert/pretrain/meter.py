@@ -1,5 +1,9 @@
 """What pretraining logs: MLM loss, DRP loss and DRP accuracy per pair type, summed over one logging
-window and over processes, plus tokens per second and a FLOP estimate for MFU."""
+window and over processes, plus tokens per second and a FLOP estimate for MFU.
+
+The sums stay on the training device and are read only when a line is logged: `add` uses only
+fixed-shape tensor operations (no `bincount`, whose output size depends on the data, no `.item()`),
+so on CUDA it queues work without waiting for the step to finish."""
 
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ class Meter:
     def add(self, output, batch: dict) -> None:
         labels = batch["drp_labels"]
         hits = (output.drp_logits.argmax(-1) == labels).double()
-        counts = torch.bincount(labels, minlength=len(PAIR_TYPES)).double()
-        correct = torch.bincount(labels, weights=hits, minlength=len(PAIR_TYPES))
+        one_hot = (labels[:, None] == torch.arange(len(PAIR_TYPES), device=labels.device)).double()
+        counts = one_hot.sum(0)
+        correct = (one_hot * hits[:, None]).sum(0)
         tokens = batch["attention_mask"].sum().double()
         one = torch.ones((), dtype=torch.float64, device=self.device)
         head = torch.stack(

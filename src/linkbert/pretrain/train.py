@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -50,7 +49,7 @@ from linkbert.pretrain.meter import Meter, flops_per_token
 from linkbert.pretrain.model import LinkBertForPreTraining, from_config
 from linkbert.pretrain.pairs import PAIR_TYPES
 from linkbert.pretrain.shards import read_manifest, shard_paths, vocab_sha256
-from linkbert.pretrain.stream import MappedStream, StreamingStream
+from linkbert.pretrain.stream import BatchLoader, MappedStream, StreamingStream, default_workers
 from linkbert.runs import (
     check_output_dir,
     check_resume,
@@ -140,6 +139,34 @@ def make_stream(args: PretrainArguments, manifest: dict, env: Dist):
     return MappedStream(paths, rank=env.rank, world_size=env.world_size, seed=args.seed)
 
 
+def make_loader(args: PretrainArguments, manifest: dict, tokenizer, env: Dist) -> BatchLoader:
+    """The stream of this rank, batched and masked in `--dataloader_num_workers` worker processes."""
+    pad_multiple = args.pad_to_multiple_of or (8 if args.bf16 or args.fp16 else None)
+    collator = PretrainCollator.for_tokenizer(
+        tokenizer, mlm_probability=args.mlm_probability, pad_to_multiple_of=pad_multiple
+    )
+    workers = args.dataloader_num_workers
+    return BatchLoader(
+        make_stream(args, manifest, env),
+        collator,
+        batch_size=args.per_device_train_batch_size,
+        seed=args.seed,
+        rank=env.rank,
+        num_workers=default_workers(env.device) if workers is None else workers,
+        pin_memory=env.device.type == "cuda",
+    )
+
+
+def configure_attention() -> None:
+    """Every micro-batch is padded to its own longest instance, so sequence lengths keep changing:
+    the same setting as fine-tuning's dynamic padding (cuDNN attention off, see configure_speed)."""
+    from types import SimpleNamespace
+
+    from linkbert.finetune.run import configure_speed
+
+    configure_speed(SimpleNamespace(pad_to_max_length=False), SimpleNamespace(dataloader_pin_memory=True))
+
+
 # ---------------------------------------------------------------- the loop
 
 
@@ -152,16 +179,15 @@ def autocast(args: PretrainArguments, device: torch.device):
 
 
 def train_step(
-    model, stream, collator, optimizer, scaler, meter: Meter, lr: float, args: PretrainArguments, env: Dist
-) -> float:
-    """One optimizer step over gradient_accumulation_steps micro-batches; returns the grad norm."""
+    model, batches, optimizer, scaler, meter: Meter, lr: float, args: PretrainArguments, env: Dist
+) -> torch.Tensor:
+    """One optimizer step over gradient_accumulation_steps micro-batches from `batches.next_batch()`;
+    returns the gradient norm as a tensor on the device: reading it (float, .item()) would make the
+    host wait for the step to finish, so the loop does that only when it logs."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     for micro in range(args.gradient_accumulation_steps):
-        batch = {
-            k: v.to(env.device, non_blocking=True)
-            for k, v in collator(stream.take(args.per_device_train_batch_size)).items()
-        }
+        batch = {k: v.to(env.device, non_blocking=True) for k, v in batches.next_batch().items()}
         last = micro == args.gradient_accumulation_steps - 1
         sync = contextlib.nullcontext() if last or env.world_size == 1 else model.no_sync()
         with sync:
@@ -181,7 +207,29 @@ def train_step(
     else:
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return float(norm)
+    return norm.detach()
+
+
+class NormCheck:
+    """Whether every gradient norm since the last check was finite, kept on the device. Without loss
+    scaling a non-finite norm means the weights are now NaN or inf: the run stops at the next check,
+    before any checkpoint is written from such weights (fp16's GradScaler skips those steps itself)."""
+
+    def __init__(self, device: torch.device, step: int, check: bool):
+        self.finite = torch.ones((), dtype=torch.bool, device=device)
+        self.since, self.enabled = step, check
+
+    def add(self, norm: torch.Tensor) -> None:
+        if self.enabled:
+            self.finite &= torch.isfinite(norm)
+
+    def check(self, step: int) -> None:
+        if self.enabled and not bool(self.finite):
+            raise LinkBertError(
+                f"steps {self.since + 1}-{step}: the gradient norm was not finite; lower --learning_rate or check "
+                "the data"
+            )
+        self.since = step
 
 
 def log_step(
@@ -190,12 +238,12 @@ def log_step(
     lr: float,
     norm: float,
     meter: Meter,
-    stream,
+    loader: BatchLoader,
     config,
     args: PretrainArguments,
     env: Dist,
 ) -> dict:
-    record = {"step": step, "epoch": round(stream.epochs_done(), 4), "learning_rate": lr, "grad_norm": norm}
+    record = {"step": step, "epoch": round(loader.epochs_done(), 4), "learning_rate": lr, "grad_norm": norm}
     record.update(meter.result(env))
     tflops = flops_per_token(config, record["mean_length"]) * record["tokens_per_second"] / 1e12
     record["tflops"] = tflops
@@ -250,14 +298,10 @@ def train(args: PretrainArguments) -> dict:
     model.to(env.device)
     optimizer = build_optimizer(model, args, env.device)
     scaler = torch.amp.GradScaler("cuda") if args.fp16 else None
-    stream = make_stream(args, manifest, env)
-    pad_multiple = args.pad_to_multiple_of or (8 if args.bf16 or args.fp16 else None)
-    generator = torch.Generator().manual_seed(args.seed * 1000 + env.rank)
-    collator = PretrainCollator.for_tokenizer(
-        tokenizer, generator, mlm_probability=args.mlm_probability, pad_to_multiple_of=pad_multiple
-    )
+    loader = make_loader(args, manifest, tokenizer, env)
+    configure_attention()
 
-    step = load_checkpoint(checkpoint, optimizer, scaler, stream, collator, env) if checkpoint else 0
+    step = load_checkpoint(checkpoint, optimizer, scaler, loader, env) if checkpoint else 0
     if env.main:
         trim_log(output_dir, step)  # a fresh start (step 0, --overwrite_output_dir) empties an old log
     wrapped = model
@@ -281,31 +325,32 @@ def train(args: PretrainArguments) -> dict:
             args.max_steps,
             env.device,
         )
-    return run_loop(
-        wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings
-    )
+    try:
+        return run_loop(wrapped, model, tokenizer, loader, optimizer, scaler, step, args, env, output_dir, settings)
+    finally:
+        loader.close()
 
 
-def run_loop(
-    wrapped, model, tokenizer, stream, collator, optimizer, scaler, step, args, env, output_dir, settings
-) -> dict:
+def run_loop(wrapped, model, tokenizer, loader, optimizer, scaler, step, args, env, output_dir, settings) -> dict:
     start_step, started = step, time.time()
     wrapped.train()
     meter = Meter(env.device)
+    norms = NormCheck(env.device, step, check=scaler is None)
     last = {}
     while step < args.max_steps:
         lr = learning_rate_at(step, args.learning_rate, warmup_steps(args), args.max_steps)
-        norm = train_step(wrapped, stream, collator, optimizer, scaler, meter, lr, args, env)
+        norm = train_step(wrapped, loader, optimizer, scaler, meter, lr, args, env)
         step += 1
-        if not math.isfinite(norm) and scaler is None:
-            raise LinkBertError(f"step {step}: gradient norm is {norm}; lower --learning_rate or check the data")
-        if step % args.logging_steps == 0 or step == args.max_steps:
-            last = log_step(output_dir, step, lr, norm, meter, stream, model.config, args, env)
-        if step % args.save_steps == 0 and step < args.max_steps:
-            save_checkpoint(
-                output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings
-            )
-    save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, stream, collator, env, args, settings)
+        norms.add(norm)
+        logging_step = step % args.logging_steps == 0 or step == args.max_steps
+        saving_step = step % args.save_steps == 0 and step < args.max_steps
+        if logging_step or saving_step:
+            norms.check(step)  # one host read per logged or saved step, not per step
+        if logging_step:
+            last = log_step(output_dir, step, lr, norm.item(), meter, loader, model.config, args, env)
+        if saving_step:
+            save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, loader, env, args, settings)
+    save_checkpoint(output_dir, step, model, tokenizer, optimizer, scaler, loader, env, args, settings)
     runtime = time.time() - started
     results = {"global_step": step, "train_runtime": runtime, "steps_this_run": step - start_step}
     results.update({k: v for k, v in last.items() if k.startswith(("mlm_", "drp_", "loss"))})
