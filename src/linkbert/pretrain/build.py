@@ -396,22 +396,27 @@ def prepare_output(output_dir: Path) -> tuple[Path, bool]:
 def run_stages(args: argparse.Namespace, plan: Plan, offsets: Sequence[int]) -> dict:
     """Stages 1-4; return the manifest's data fields."""
     num_chunks = len(offsets) - 1
+    clock = time.time()
     with job_runner(args.num_workers) as run:
         jobs = [(c, offsets[c], offsets[c + 1], c * args.chunk_documents + 1) for c in range(num_chunks)]
         sizes = np.asarray(run(tokenize_chunk, plan, jobs), dtype=np.int64).reshape(-1, 3)
         if sizes[:, 0].sum() == 0:
             raise DataError(args.corpus, "no documents: the file is empty")
+        clock = log_stage(f"tokenized {sizes[:, 0].sum()} documents in {num_chunks} chunks", clock)
         graph, stats = build_graph(plan, num_chunks, use_links=not args.no_links)
         if sizes[:, 2].sum() == 0:
             raise UsageError(f"{args.corpus}: no document has any token")
         chunk_first_doc = offsets_of(sizes[:, 0])
         np.save(Path(plan.work_dir) / "graph" / "chunk_first_doc.npy", chunk_first_doc)
         np.save(Path(plan.work_dir) / "graph" / "doc_first_segment.npy", offsets_of(graph.num_segments))
+        clock = log_stage(f"link graph of {stats['links']} links", clock)
         jobs = [(c, int(chunk_first_doc[c]), int(chunk_first_doc[c + 1])) for c in range(num_chunks)]
         per_shard = np.asarray(run(sample_chunk, plan, jobs), dtype=np.int64).reshape(num_chunks, -1)
+        clock = log_stage(f"sampled {per_shard.sum()} pairs", clock)
         starts = np.concatenate([np.zeros((num_chunks, 1), np.int64), np.cumsum(per_shard, axis=1)], axis=1)
         jobs = [(s, num_chunks, np.stack([starts[:, s], starts[:, s + 1]], axis=1)) for s in range(args.num_shards)]
         shards = run(write_one_shard, plan, jobs)
+        log_stage(f"wrote {args.num_shards} shards", clock)
     labels = np.concatenate([s.pop("labels") for s in shards])
     return {
         "stats": stats,
@@ -422,6 +427,12 @@ def run_stages(args: argparse.Namespace, plan: Plan, offsets: Sequence[int]) -> 
         "truncated": sum(s.pop("truncated") for s in shards),
         "shards": shards,
     }
+
+
+def log_stage(message: str, since: float) -> float:
+    now = time.time()
+    logger.info("%s (%.1f s)", message, now - since)
+    return now
 
 
 def pair_mix(labels: np.ndarray) -> tuple[dict, dict]:
