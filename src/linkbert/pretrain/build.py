@@ -10,7 +10,7 @@ Stages; the ones marked * run in `--num_workers` processes (multiprocessing.Pool
     segments (segments.py); tokens, segment offsets, id and link hashes go to .npy files in a work
     folder inside output_dir (removed at the end);
 2.  resolve links to document indices and check ids are unique (corpus.LinkResolver): the link
-    graph's CSR arrays, the only part of the corpus held in memory (about 40 bytes per document and
+    graph's CSR arrays, the only part of the corpus held in memory (about 60 bytes per document and
     4 per link);
 3.* sample `dupe_factor` pairs per anchor segment (pairs.py), each anchor document with its own
     generator seeded by (seed, pass, document), and group each chunk's pairs by shard;
@@ -344,7 +344,8 @@ def write_one_shard(plan: Plan, shard: int, num_chunks: int, bounds: np.ndarray)
     name = shard_names(plan.num_shards)[shard]
     truncated = write_shard_file(Path(plan.output_dir) / name, pairs, store, ids, plan.special, plan.max_seq_length)
     splits = int((pairs["split"] >= 0).sum())
-    return {"file": name, "num_rows": len(pairs), "truncated": truncated, "labels": pairs["label"], "split": splits}
+    labels = np.bincount(pairs["label"].astype(np.int64), minlength=len(PAIR_TYPES)).tolist()
+    return {"file": name, "num_rows": len(pairs), "truncated": truncated, "labels": labels, "split": splits}
 
 
 def open_store(plan: Plan, num_chunks: int) -> SegmentStore:
@@ -417,7 +418,7 @@ def run_stages(args: argparse.Namespace, plan: Plan, offsets: Sequence[int]) -> 
         jobs = [(s, num_chunks, np.stack([starts[:, s], starts[:, s + 1]], axis=1)) for s in range(args.num_shards)]
         shards = run(write_one_shard, plan, jobs)
         log_stage(f"wrote {args.num_shards} shards", clock)
-    labels = np.concatenate([s.pop("labels") for s in shards])
+    labels = np.sum([s.pop("labels") for s in shards], axis=0)
     return {
         "stats": stats,
         "segments": int(sizes[:, 1].sum()),
@@ -435,9 +436,8 @@ def log_stage(message: str, since: float) -> float:
     return now
 
 
-def pair_mix(labels: np.ndarray) -> tuple[dict, dict]:
-    """Counts and fractions of the relations actually written."""
-    counts = np.bincount(labels.astype(np.int64), minlength=len(PAIR_TYPES))
+def pair_mix(counts: np.ndarray) -> tuple[dict, dict]:
+    """Counts and fractions of the relations actually written (counts[label])."""
     total = max(int(counts.sum()), 1)
     return (
         {name: int(counts[i]) for i, name in enumerate(PAIR_TYPES)},
@@ -489,7 +489,7 @@ def build_pairs(args: argparse.Namespace, argv: list[str] | None = None) -> dict
         "num_segments": result["segments"],
         "num_tokens": result["tokens"],
         "mean_segment_length": round(result["tokens"] / max(result["segments"], 1), 2),
-        "num_pairs": int(len(result["labels"])),
+        "num_pairs": int(result["labels"].sum()),
         "pair_counts": counts,
         "pair_fractions": fractions,
         "num_contiguous_split": result["split"],
