@@ -152,7 +152,7 @@ class Plan:
     corpus: str
     work_dir: str
     output_dir: str
-    tokenizer_json: str
+    tokenizer_file: str
     token_dtype: str
     segment_length: int
     pack: bool
@@ -214,21 +214,23 @@ def cached(key: tuple, make: Callable):
 # ---------------------------------------------------------------- stage 1: read, tokenize, segment
 
 
-def make_encoder(tokenizer_json: str) -> Callable[[list[str]], list[list[int]]]:
+def make_encoder(tokenizer_file: str) -> Callable[[list[str]], list[list[int]]]:
     """The fast tokenizer's Rust backend (the same normalizer, pre-tokenizer and model as the
-    `transformers` tokenizer it came from), without special tokens, truncation or padding."""
+    `transformers` tokenizer it came from, saved by make_plan), without special tokens, truncation
+    or padding."""
     from tokenizers import Tokenizer
 
-    backend = Tokenizer.from_str(tokenizer_json)
+    backend = Tokenizer.from_file(tokenizer_file)
     backend.no_truncation()
     backend.no_padding()
-    return lambda texts: [e.ids for e in backend.encode_batch_fast(texts, add_special_tokens=False)]
+    encode_batch = getattr(backend, "encode_batch_fast", backend.encode_batch)  # no offsets: faster (0.21+)
+    return lambda texts: [e.ids for e in encode_batch(texts, add_special_tokens=False)]
 
 
 def tokenize_chunk(plan: Plan, chunk: int, start: int, stop: int, first_line: int) -> tuple[int, int, int]:
     """Validate, tokenize and segment corpus bytes start:stop; write the chunk's arrays; return its
     (documents, segments, tokens)."""
-    encode = cached(("encoder", plan.tokenizer_json), lambda: make_encoder(plan.tokenizer_json))
+    encode = cached(("encoder", plan.tokenizer_file), lambda: make_encoder(plan.tokenizer_file))
     ids, lines, link_counts, link_ids, parts, texts = [], [], [], [], [], []
     for line, record in read_chunk(plan.corpus, start, stop, first_line):
         doc_id, text, links, _title = check_document(Path(plan.corpus), line, record)
@@ -361,11 +363,13 @@ def open_store(plan: Plan, num_chunks: int) -> SegmentStore:
 
 
 def make_plan(args: argparse.Namespace, tokenizer, work_dir: Path) -> Plan:
+    tokenizer_file = work_dir / "tokenizer.json"
+    tokenizer.backend_tokenizer.save(str(tokenizer_file))
     return Plan(
         corpus=str(args.corpus),
         work_dir=str(work_dir),
         output_dir=str(args.output_dir),
-        tokenizer_json=tokenizer.backend_tokenizer.to_str(),
+        tokenizer_file=str(tokenizer_file),
         # BERT's 28,996 and BioLinkBERT's 28,895 ids fit in 16 bits: half the disk of int32
         token_dtype="uint16" if len(tokenizer) <= 1 << 16 else "int32",
         segment_length=args.segment_length,
