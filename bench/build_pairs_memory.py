@@ -12,10 +12,11 @@ The WordPiece vocabulary is built locally (every word one token, letters as fall
 
 build_pairs runs in a child process with the paper's segment settings (max_seq_length 512,
 segment_length 254). Reported per run: the largest resident set of any one process of the run
-(`os.wait4`'s ru_maxrss, which covers the workers the child waited for) and the peak of the sum over
+(`os.wait4`'s ru_maxrss, which covers the workers the child waited for); the peak of the sum over
 the process tree sampled every 0.2 s with psutil (memory-mapped pages shared between processes
-count once per process there, so it is an upper bound), wall-clock seconds and seconds per million
-documents. A straight line through the peaks at the measured sizes gives the 1M-document estimate.
+count once per process there, so it is an upper bound); the peak of the tree's anonymous memory
+(RssAnon: what the processes allocated, without the pages of memory-mapped token and pair files,
+which are page cache the kernel can drop); wall-clock seconds and seconds per million documents. A straight line through the peaks at the measured sizes gives the 1M-document estimate.
 """
 
 from __future__ import annotations
@@ -75,22 +76,32 @@ def write_corpus(path: Path, num_docs: int, words: list[str], seed: int) -> None
             handle.write(json.dumps(record) + "\n")
 
 
+def anonymous_kb(pid: int) -> int:
+    """RssAnon of a process (Linux): its heap and other private memory, without the pages of
+    memory-mapped files, which the kernel can drop and re-read at any time."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return 0
+
+
 def run_measured(cmd: list[str], env: dict) -> dict:
     """Run cmd; return its exit status, seconds, largest single-process RSS and sampled tree RSS."""
     import psutil
 
     start = time.time()
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak_tree, done = [0], threading.Event()
+    peak_tree, peak_anon, done = [0], [0], threading.Event()
 
     def sample():  # never polls the process: os.wait4 below must be the one to reap it
         parent = psutil.Process(process.pid)
         while not done.is_set():
             try:
-                total = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-            except psutil.Error:
-                total = 0
-            peak_tree[0] = max(peak_tree[0], total)
+                tree = [parent, *parent.children(recursive=True)]
+                peak_tree[0] = max(peak_tree[0], sum(p.memory_info().rss for p in tree))
+                peak_anon[0] = max(peak_anon[0], sum(anonymous_kb(p.pid) for p in tree) * 1024)
+            except (psutil.Error, OSError):
+                pass
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -104,6 +115,7 @@ def run_measured(cmd: list[str], env: dict) -> dict:
         "seconds": round(time.time() - start, 1),
         "peak_process_rss_mb": round(usage.ru_maxrss / 1024),  # Linux reports KB
         "peak_tree_rss_mb": round(peak_tree[0] / 2**20),
+        "peak_tree_anon_mb": round(peak_anon[0] / 2**20),
         "summary": output.strip().splitlines()[-1] if output.strip() else "",
     }
 
@@ -164,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "extrapolated_1m_documents": {
             "peak_process_rss_mb": fit_at(sizes, [r["peak_process_rss_mb"] for r in runs], 1_000_000),
             "peak_tree_rss_mb": fit_at(sizes, [r["peak_tree_rss_mb"] for r in runs], 1_000_000),
+            "peak_tree_anon_mb": fit_at(sizes, [r["peak_tree_anon_mb"] for r in runs], 1_000_000),
             "seconds": fit_at(sizes, [r["seconds"] for r in runs], 1_000_000),
         },
     }
