@@ -16,8 +16,8 @@ segment_length 254). Reported per run: the largest resident set of any one proce
 the process tree sampled every 0.2 s with psutil (memory-mapped pages shared between processes
 count once per process there, so it is an upper bound); the peak of the tree's anonymous memory
 (RssAnon: what the processes allocated, without the pages of memory-mapped token and pair files,
-which are page cache the kernel can drop); wall-clock seconds and seconds per million documents. A straight line through the peaks at the
-measured sizes gives the 1M-document estimate.
+which are page cache the kernel can drop); wall-clock seconds and seconds per million documents.
+A straight line through the peaks at the measured sizes gives the 1M-document estimate.
 """
 
 from __future__ import annotations
