@@ -84,3 +84,13 @@ def test_a_workers_error_names_file_line_and_field(corpus, capsys):
     assert build_pairs(argv) == 2
     assert f"{bad}:34: field 'text': expected the document text as a string, got a int" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_rebuild_in_the_same_process_and_folder_reads_the_new_corpus(corpus):
+    lines = corpus["path"].read_text().splitlines()
+    smaller = corpus["root"] / "smaller.jsonl"
+    smaller.write_text("\n".join(lines[:30]) + "\n")
+    _, expected = build(dict(corpus, path=smaller), "fresh")
+    build(corpus, "same")  # the whole corpus first, then the smaller one into the same folder
+    _, rebuilt = build(dict(corpus, path=smaller), "same", overwrite_output_dir=True)
+    assert rebuilt == expected

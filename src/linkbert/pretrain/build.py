@@ -54,6 +54,7 @@ logger = logging.getLogger("linkbert.pretrain")
 
 WORK_FOLDER = ".build_pairs-work"
 GRAPH_ARRAYS = ("num_segments", "link_offsets", "link_targets", "split_offsets", "split_points")
+ID_SCHEMA = pa.schema([("id", pa.string())])
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -190,17 +191,6 @@ def _job(function: Callable, plan: Plan, arguments: tuple):
     return function(plan, *arguments)
 
 
-@contextmanager
-def job_runner(num_workers: int) -> Iterator[Callable]:
-    """run(function, plan, jobs) -> results in job order: in this process for one worker, else in a
-    Pool of spawned processes (the tokenizer's threads make fork unsafe)."""
-    if num_workers == 1:
-        yield lambda function, plan, jobs: [function(plan, *job) for job in jobs]
-        return
-    with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
-        yield lambda function, plan, jobs: list(pool.imap(functools.partial(_job, function, plan), jobs))
-
-
 _PROCESS_CACHE: dict[tuple, object] = {}
 
 
@@ -209,6 +199,20 @@ def cached(key: tuple, make: Callable):
     if key not in _PROCESS_CACHE:
         _PROCESS_CACHE[key] = make()
     return _PROCESS_CACHE[key]
+
+
+@contextmanager
+def job_runner(num_workers: int) -> Iterator[Callable]:
+    """run(function, plan, jobs) -> results in job order: in this process for one worker, else in a
+    Pool of spawned processes (the tokenizer's threads make fork unsafe)."""
+    if num_workers == 1:
+        try:
+            yield lambda function, plan, jobs: [function(plan, *job) for job in jobs]
+        finally:
+            _PROCESS_CACHE.clear()  # the next build in this process may reuse the same paths
+        return
+    with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
+        yield lambda function, plan, jobs: list(pool.imap(functools.partial(_job, function, plan), jobs))
 
 
 # ---------------------------------------------------------------- stage 1: read, tokenize, segment
@@ -254,9 +258,6 @@ def tokenize_chunk(plan: Plan, chunk: int, start: int, stop: int, first_line: in
     with pa.OSFile(str(folder / "ids.arrow"), "wb") as sink, pa.ipc.new_file(sink, ID_SCHEMA) as writer:
         writer.write_table(pa.table({"id": pa.array(ids, pa.string())}, schema=ID_SCHEMA))
     return len(ids), len(segments.starts), len(segments.tokens)
-
-
-ID_SCHEMA = pa.schema([("id", pa.string())])
 
 
 def load_ids(plan: Plan, num_chunks: int) -> pa.ChunkedArray:
