@@ -12,8 +12,8 @@ instance:
 
 A contiguous pair cut out of a one-segment document (pairs.py) has seg_a == seg_b == 0: A is the
 first part of that segment, up to a sentence boundary, and B the rest, so A + B is the whole segment
-(before any truncation). Every other contiguous pair has seg_b == seg_a + 1, so seg_a == seg_b
-identifies the split pairs.
+(before any truncation). Every other contiguous pair has seg_b == seg_a + 1, so pair_label 0 with
+seg_a == seg_b identifies the split pairs.
 
 Rows are assigned to shards deterministically: the pair with corpus-wide position `order` (pass,
 then document, then segment; pairs.py) goes to shard `order % num_shards`, so shard sizes differ by
@@ -21,9 +21,10 @@ at most one and every shard samples the whole corpus; inside a shard the rows ar
 permutation seeded with (seed, shard). Neither depends on the number of worker processes.
 
 `manifest.json` is written last, after every shard has been renamed into place, so its presence
-means the directory is complete. It records the counts per pair type, the seed, the sha256 of the
-source corpus, the tokenizer and its vocabulary hash (run_pretrain refuses a mismatched tokenizer),
-the settings and the shard files with their row counts.
+means the directory is complete. It records the realised pair mix (`pair_counts`,
+`pair_fractions`, `num_contiguous_split`), the seed and `dupe_factor`, the sha256 of the source
+corpus, the tokenizer and its vocabulary hash (run_pretrain refuses a mismatched tokenizer), the
+settings and the shard files with their row counts.
 """
 
 from __future__ import annotations
