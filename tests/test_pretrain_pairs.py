@@ -120,7 +120,8 @@ def test_no_links_ablation_ignores_the_graph():
 
 
 def test_fallbacks_for_documents_without_links_or_second_segment():
-    # doc 0: one segment, no links -> random only; doc 1: two segments, no links -> contiguous/random
+    # doc 0: one segment (no sentence boundary given to split at), no links -> random only;
+    # doc 1: two segments, no links -> contiguous/random
     segments, links = [1, 2, 3], [[], [], [0]]
     pairs = sample_pairs(segments, links, 0, dupe_factor=200)
     assert {p.label for p in pairs if p.doc_a == 0} == {RANDOM}
@@ -333,8 +334,8 @@ def test_build_writes_consistent_shards_and_manifest(small_build):
         if row["pair_label"] == 2:
             assert row["doc_b"] in links[row["doc_a"]]
         elif row["pair_label"] == 0:
-            # next segment, or the two parts of a one-segment document (seg_a == seg_b == 0, shards.py)
-            assert row["doc_b"] == row["doc_a"] and row["seg_b"] in (row["seg_a"] + 1, 0 if row["seg_a"] == 0 else -1)
+            split = row["seg_a"] == row["seg_b"] == 0  # the two parts of a one-segment document (shards.py)
+            assert row["doc_b"] == row["doc_a"] and (split or row["seg_b"] == row["seg_a"] + 1)
         else:
             assert row["doc_b"] != row["doc_a"]
         assert "empty" not in (row["doc_a"], row["doc_b"])
