@@ -150,3 +150,17 @@ def test_split_points_make_contiguous_pairs_of_one_segment_documents():
     assert {p.label for p in pairs if p.doc_a == 1} == {RANDOM}
     assert all(p.split == -1 for p in pairs if p.label != CONTIGUOUS)
     assert LINKED not in {p.label for p in pairs}
+
+
+def test_chunks_cover_every_line_once_with_its_number(tmp_path):
+    from linkbert.pretrain.corpus import chunk_offsets, read_chunk
+
+    lines = ['{"id": "a", "text": "x"}', "", '{"id": "b", "text": "y"}', "   ", '{"id": "c", "text": "z"}']
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # a byte-order mark, no final newline
+    offsets = chunk_offsets(path, 2)
+    assert len(offsets) == 4 and offsets[0] == 0 and offsets[-1] == path.stat().st_size
+    found = []
+    for chunk in range(3):
+        found += [(n, r["id"]) for n, r in read_chunk(path, offsets[chunk], offsets[chunk + 1], 2 * chunk + 1)]
+    assert found == [(1, "a"), (3, "b"), (5, "c")]
