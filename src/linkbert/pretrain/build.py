@@ -235,7 +235,15 @@ def tokenize_chunk(plan: Plan, chunk: int, start: int, stop: int, first_line: in
     """Validate, tokenize and segment corpus bytes start:stop; write the chunk's arrays; return its
     (documents, segments, tokens)."""
     encode = cached(("encoder", plan.tokenizer_file), lambda: make_encoder(plan.tokenizer_file))
-    ids, lines, link_counts, link_ids, parts, texts = [], [], [], [], [], []
+    ids, lines, link_counts, link_hashes, parts = [], [], [], [], []
+    texts, link_ids = [], []
+
+    def flush():  # one batch of documents -> segments and link hashes; its texts are let go
+        parts.append(segment_documents(texts, encode, plan.segment_length, plan.pack, plan.token_dtype))
+        link_hashes.append(id_hashes(link_ids))
+        texts.clear()
+        link_ids.clear()
+
     for line, record in read_chunk(plan.corpus, start, stop, first_line):
         doc_id, text, links, _title = check_document(Path(plan.corpus), line, record)
         ids.append(doc_id)
@@ -244,17 +252,16 @@ def tokenize_chunk(plan: Plan, chunk: int, start: int, stop: int, first_line: in
         link_ids.extend(links)
         texts.append(text)
         if len(texts) == plan.tokenize_batch_size:
-            parts.append(segment_documents(texts, encode, plan.segment_length, plan.pack, plan.token_dtype))
-            texts = []
+            flush()
     if texts:
-        parts.append(segment_documents(texts, encode, plan.segment_length, plan.pack, plan.token_dtype))
+        flush()
     segments = concat_segments(parts, plan.token_dtype)
     folder = plan.chunk_folder(chunk)
     save_chunk(folder, segments)
     np.save(folder / "id_hash.npy", id_hashes(ids))
     np.save(folder / "lines.npy", np.asarray(lines, dtype=np.int64))
     np.save(folder / "link_counts.npy", np.asarray(link_counts, dtype=np.int64))
-    np.save(folder / "link_hash.npy", id_hashes(link_ids))
+    np.save(folder / "link_hash.npy", np.concatenate(link_hashes) if link_hashes else np.zeros(0, np.uint64))
     with pa.OSFile(str(folder / "ids.arrow"), "wb") as sink, pa.ipc.new_file(sink, ID_SCHEMA) as writer:
         writer.write_table(pa.table({"id": pa.array(ids, pa.string())}, schema=ID_SCHEMA))
     return len(ids), len(segments.starts), len(segments.tokens)

@@ -130,20 +130,23 @@ def chunk_offsets(path: str | os.PathLike, chunk_lines: int) -> list[int]:
 
 def read_chunk(path: str | os.PathLike, start: int, stop: int, first_line: int) -> Iterator[tuple[int, dict]]:
     """(line number, record) for the non-blank lines in bytes start:stop of a JSON-lines file, with
-    the same errors as linkbert.jsonl.read_jsonl (not UTF-8, not JSON) naming the line."""
+    the same errors as linkbert.jsonl.read_jsonl (not UTF-8, not JSON) naming the line. One line is
+    in memory at a time."""
     with open(path, "rb") as handle:
         handle.seek(start)
-        data = handle.read(stop - start)
-    if start == 0:
-        data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark is not part of the first record
-    for number, raw in enumerate(data.split(b"\n"), start=first_line):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            message = f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})"
-            raise DataError(path, message, line=number) from None
-        if text.strip():
-            yield number, parse_json(path, text, line=number)
+        number = first_line
+        while handle.tell() < stop:
+            raw = handle.readline()
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark is not part of the first record
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                message = f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})"
+                raise DataError(path, message, line=number) from None
+            if text.strip():
+                yield number, parse_json(path, text, line=number)
+            number += 1
 
 
 def id_hashes(ids: Sequence[str]) -> np.ndarray:
