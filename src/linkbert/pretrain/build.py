@@ -55,6 +55,7 @@ logger = logging.getLogger("linkbert.pretrain")
 WORK_FOLDER = ".build_pairs-work"
 GRAPH_ARRAYS = ("num_segments", "link_offsets", "link_targets", "split_offsets", "split_points")
 ID_SCHEMA = pa.schema([("id", pa.string())])
+JOBS_PER_PROCESS = 8
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -208,10 +209,14 @@ def job_runner(num_workers: int) -> Iterator[Callable]:
     if num_workers == 1:
         try:
             yield lambda function, plan, jobs: [function(plan, *job) for job in jobs]
-        finally:
-            _PROCESS_CACHE.clear()  # the next build in this process may reuse the same paths
+        finally:  # the next build in this process may reuse the same paths
+            for value in _PROCESS_CACHE.values():
+                getattr(value, "close", lambda: None)()
+            _PROCESS_CACHE.clear()
         return
-    with multiprocessing.get_context("spawn").Pool(num_workers) as pool:
+    # A fresh process every JOBS_PER_PROCESS jobs: what the allocator keeps after a chunk (a fragmented
+    # heap is seldom given back) cannot pile up over a long corpus.
+    with multiprocessing.get_context("spawn").Pool(num_workers, maxtasksperchild=JOBS_PER_PROCESS) as pool:
         yield lambda function, plan, jobs: list(pool.imap(functools.partial(_job, function, plan), jobs))
 
 

@@ -23,7 +23,9 @@ of them to form a contiguous pair (A = the sentences before the boundary, B = th
 
 from __future__ import annotations
 
+import os
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -145,22 +147,48 @@ def load_chunk(folder: Path, names: Sequence[str] | None = None) -> dict[str, np
 class SegmentStore:
     """Random access to the tokens of any segment of the corpus, from the chunk folders that the
     tokenizing workers wrote. `chunk_first_doc[c]` is the first document of chunk c (then the
-    number of documents), `doc_first_segment[d]` the corpus-wide index of d's first segment."""
+    number of documents), `doc_first_segment[d]` the corpus-wide index of d's first segment.
 
-    def __init__(self, folders: Sequence[Path], chunk_first_doc: np.ndarray, doc_first_segment: np.ndarray):
+    Tokens are read with os.pread rather than memory-mapped: a shard writer visits segments all over
+    the corpus, and mapped pages would count in its resident memory up to the size of every token
+    file. At most `max_open` token files are kept open."""
+
+    def __init__(
+        self, folders: Sequence[Path], chunk_first_doc: np.ndarray, doc_first_segment: np.ndarray, max_open: int = 64
+    ):
         self.folders, self.chunk_first_doc, self.doc_first_segment = list(folders), chunk_first_doc, doc_first_segment
-        self._chunks: dict[int, dict[str, np.ndarray]] = {}
+        self.max_open = max_open
+        self._bounds: dict[int, dict[str, np.ndarray]] = {}
+        self._files: OrderedDict[int, tuple[int, int, np.dtype]] = OrderedDict()
 
-    def _chunk(self, index: int) -> dict[str, np.ndarray]:
-        if index not in self._chunks:
-            self._chunks[index] = load_chunk(self.folders[index], ("tokens", "starts", "ends"))
-        return self._chunks[index]
+    def _token_file(self, chunk: int) -> tuple[int, int, np.dtype]:
+        """(descriptor, byte offset of the data, dtype) of chunk's tokens.npy, opened on demand."""
+        if chunk in self._files:
+            self._files.move_to_end(chunk)
+            return self._files[chunk]
+        path = self.folders[chunk] / "tokens.npy"
+        mapped = np.load(path, mmap_mode="r")  # only to read the header: data offset and dtype
+        entry = (os.open(path, os.O_RDONLY), mapped.offset, mapped.dtype)
+        del mapped
+        self._files[chunk] = entry
+        if len(self._files) > self.max_open:
+            os.close(self._files.popitem(last=False)[1][0])
+        return entry
+
+    def close(self) -> None:
+        while self._files:
+            os.close(self._files.popitem()[1][0])
 
     def segment(self, doc: int, index: int) -> np.ndarray:
         chunk = int(np.searchsorted(self.chunk_first_doc, doc, side="right")) - 1
-        arrays = self._chunk(chunk)
+        if chunk not in self._bounds:
+            self._bounds[chunk] = load_chunk(self.folders[chunk], ("starts", "ends"))
+        bounds = self._bounds[chunk]
         local = self.doc_first_segment[doc] - self.doc_first_segment[self.chunk_first_doc[chunk]] + index
-        return arrays["tokens"][arrays["starts"][local] : arrays["ends"][local]]
+        start, end = int(bounds["starts"][local]), int(bounds["ends"][local])
+        descriptor, offset, dtype = self._token_file(chunk)
+        data = os.pread(descriptor, (end - start) * dtype.itemsize, offset + start * dtype.itemsize)
+        return np.frombuffer(data, dtype=dtype)
 
 
 def truncate_pair(a: np.ndarray, b: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.ndarray, bool]:
