@@ -32,7 +32,8 @@ segment is drawn uniformly.
 Randomness: the draws of anchor document d in pass p come from their own generator,
 `numpy.random.default_rng([seed, p, d])`. The pairs therefore do not depend on how documents are
 split between worker processes or in which order those run, and every pass draws a fresh relation
-and partner for every anchor (the paper's ~4 passes over the data each see new pairs).
+and partner for every anchor (run_pretrain_linkbert-base.sh works out the number of passes that the
+paper's schedule makes over the data).
 """
 
 from __future__ import annotations
