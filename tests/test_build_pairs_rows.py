@@ -164,3 +164,12 @@ def test_chunks_cover_every_line_once_with_its_number(tmp_path):
     for chunk in range(3):
         found += [(n, r["id"]) for n, r in read_chunk(path, offsets[chunk], offsets[chunk + 1], 2 * chunk + 1)]
     assert found == [(1, "a"), (3, "b"), (5, "c")]
+
+
+def test_no_links_build_has_no_linked_pairs_but_reports_the_links(tmp_path):
+    # 100 documents of four sentences: two segments each, so contiguous and random are both feasible
+    docs = corpus_docs(100, 4, seed=3)
+    manifest, rows, _ = run_build(tmp_path, docs, no_links=True)
+    assert manifest["corpus_stats"]["links"] == 200 and manifest["pair_counts"]["linked"] == 0
+    assert manifest["num_pairs"] == 200 and abs(manifest["pair_fractions"]["contiguous"] - 0.5) < 0.1
+    assert {r["pair_label"] for r in rows} == {CONTIGUOUS, RANDOM}
