@@ -217,6 +217,8 @@ def sample_range(
     for pass_index in range(dupe_factor):
         for doc in docs:
             pairs = anchor_pairs(graph, doc, pass_index, seed, diversity)
+            if len(pairs) != per_pass[doc]:  # feasible_types and anchors_per_pass must agree
+                raise RuntimeError(f"document {doc}: {len(pairs)} pairs sampled, {per_pass[doc]} expected")
             pairs["order"] = pass_index * total + first[doc] + np.arange(len(pairs))
             parts.append(pairs)
     return np.concatenate(parts) if parts else np.zeros(0, PAIR_DTYPE)
