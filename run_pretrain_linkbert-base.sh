@@ -9,7 +9,17 @@
 # contiguous/random 50/50 pairs - concatenate its documents into the same corpus file):
 #   python src/pretrain/convert_wikipedia.py --input raw_data/wiki --output data/pretrain/wiki.jsonl
 #   python src/pretrain/build_pairs.py --corpus data/pretrain/wiki.jsonl --tokenizer "$MODEL_PATH" \
-#       --output_dir data/pretrain/wiki_pairs --max_seq_length 512 --seed 42 --num_shards 256
+#       --output_dir data/pretrain/wiki_pairs --max_seq_length 512 --seed 42 --num_shards 256 \
+#       --dupe_factor 5 --num_workers 16
+# How many pairs: the schedule reads 40,000 steps x 2,048 sequences = 81,920,000 sequences, and
+# build_pairs makes one pair per segment per pass, so the number of passes over the data is
+# 81,920,000 / (segments per pass, the manifest's num_pairs / dupe_factor). With --dupe_factor equal
+# to that number, rounded up, every pass draws a fresh relation and partner for each anchor instead
+# of repeating pass 1's pairs. For English Wikipedia + BookCorpus, 3.3B words (BERT paper, §3.1): at
+# an assumed ~1.3 WordPiece tokens per word that is ~4.3B tokens; segments of up to 254 tokens
+# (--max_seq_length 512) make at least 4.3B / 254 = ~17M of them, so at most 81.92M / 17M = ~4.8
+# passes: --dupe_factor 5. Check it against your build: dupe_factor = ceil(81,920,000 / num_pairs of
+# a --dupe_factor 1 build).
 #
 # Usage (environment overrides, defaults shown in the code below):
 #   bash run_pretrain_linkbert-base.sh                                  # 1 GPU (or CPU)

@@ -37,7 +37,7 @@ def fractions(pairs):
 
 def test_three_types_one_third_each():
     segments, links = synthetic_graph()
-    pairs = sample_pairs(segments, links, random.Random(1), dupe_factor=20)
+    pairs = sample_pairs(segments, links, 1, dupe_factor=20)
     assert len(pairs) == 20 * sum(segments)
     # every anchor can take all three relations, so each has probability exactly 1/3;
     # the standard deviation of a fraction over ~5000 pairs is ~0.007
@@ -47,7 +47,7 @@ def test_three_types_one_third_each():
 
 def test_every_pair_has_the_relation_its_label_says():
     segments, links = synthetic_graph(seed=3)
-    pairs = sample_pairs(segments, links, random.Random(2), dupe_factor=5)
+    pairs = sample_pairs(segments, links, 2, dupe_factor=5)
     for pair in pairs:
         assert 0 <= pair.seg_a < segments[pair.doc_a] and 0 <= pair.seg_b < segments[pair.doc_b]
         if pair.label == CONTIGUOUS:
@@ -60,7 +60,7 @@ def test_every_pair_has_the_relation_its_label_says():
 
 def test_every_segment_is_an_anchor_once_per_pass():
     segments, links = synthetic_graph(seed=4)
-    pairs = sample_pairs(segments, links, random.Random(0), dupe_factor=1)
+    pairs = sample_pairs(segments, links, 0, dupe_factor=1)
     anchors = sorted((p.doc_a, p.seg_a) for p in pairs if p.label != CONTIGUOUS)
     assert len(set(anchors)) == len(anchors)  # no anchor twice among random/linked pairs
     assert len(pairs) == sum(segments)
@@ -74,9 +74,9 @@ def test_every_segment_is_an_anchor_once_per_pass():
 
 def test_same_seed_same_pairs_other_seed_other_pairs():
     segments, links = synthetic_graph()
-    first = sample_pairs(segments, links, random.Random(7))
-    assert sample_pairs(segments, links, random.Random(7)) == first
-    assert sample_pairs(segments, links, random.Random(8)) != first
+    first = sample_pairs(segments, links, 7)
+    assert sample_pairs(segments, links, 7) == first
+    assert sample_pairs(segments, links, 8) != first
 
 
 def hub_and_rare_graph(hub_in_degree):
@@ -90,7 +90,7 @@ def hub_and_rare_graph(hub_in_degree):
 
 def rare_fraction(diversity, hub_in_degree=9):
     segments, links = hub_and_rare_graph(hub_in_degree)
-    pairs = sample_pairs(segments, links, random.Random(5), diversity=diversity, dupe_factor=1000)
+    pairs = sample_pairs(segments, links, 5, diversity=diversity, dupe_factor=1000)
     from_zero = [p.doc_b for p in pairs if p.doc_a == 0 and p.label == LINKED]
     assert len(from_zero) > 3000
     return from_zero.count(2) / len(from_zero)
@@ -107,7 +107,7 @@ def test_no_diversity_draws_links_uniformly():
 
 def test_corpus_without_links_gets_contiguous_random_half_half():
     segments, _ = synthetic_graph()
-    pairs = sample_pairs(segments, [[] for _ in segments], random.Random(3), dupe_factor=20)
+    pairs = sample_pairs(segments, [[] for _ in segments], 3, dupe_factor=20)
     share = fractions(pairs)
     assert share["linked"] == 0
     assert abs(share["contiguous"] - 0.5) < 0.03 and abs(share["random"] - 0.5) < 0.03
@@ -115,14 +115,15 @@ def test_corpus_without_links_gets_contiguous_random_half_half():
 
 def test_no_links_ablation_ignores_the_graph():
     segments, links = synthetic_graph()
-    share = fractions(sample_pairs(segments, links, random.Random(3), use_links=False, dupe_factor=20))
+    share = fractions(sample_pairs(segments, links, 3, use_links=False, dupe_factor=20))
     assert share["linked"] == 0 and abs(share["contiguous"] - 0.5) < 0.03
 
 
 def test_fallbacks_for_documents_without_links_or_second_segment():
-    # doc 0: one segment, no links -> random only; doc 1: two segments, no links -> contiguous/random
+    # doc 0: one segment (no sentence boundary given to split at), no links -> random only;
+    # doc 1: two segments, no links -> contiguous/random
     segments, links = [1, 2, 3], [[], [], [0]]
-    pairs = sample_pairs(segments, links, random.Random(0), dupe_factor=200)
+    pairs = sample_pairs(segments, links, 0, dupe_factor=200)
     assert {p.label for p in pairs if p.doc_a == 0} == {RANDOM}
     assert {p.label for p in pairs if p.doc_a == 1} == {CONTIGUOUS, RANDOM}
     assert {p.label for p in pairs if p.doc_a == 2} == {CONTIGUOUS, RANDOM, LINKED}
@@ -132,13 +133,13 @@ def test_fallbacks_for_documents_without_links_or_second_segment():
 
 def test_self_links_and_repeats_do_not_count():
     # doc 0 links to itself and three times to doc 1: only one usable link, to doc 1
-    pairs = sample_pairs([3, 2], [[0, 1, 1, 1], []], random.Random(0), dupe_factor=50)
+    pairs = sample_pairs([3, 2], [[0, 1, 1, 1], []], 0, dupe_factor=50)
     assert {p.doc_b for p in pairs if p.label == LINKED} == {1}
 
 
 def test_sampler_rejects_empty_documents():
     with pytest.raises(ValueError, match="at least one segment"):
-        sample_pairs([2, 0], [[1], []], random.Random(0))
+        sample_pairs([2, 0], [[1], []], 0)
 
 
 # ---------------------------------------------------------------- segments
@@ -333,7 +334,8 @@ def test_build_writes_consistent_shards_and_manifest(small_build):
         if row["pair_label"] == 2:
             assert row["doc_b"] in links[row["doc_a"]]
         elif row["pair_label"] == 0:
-            assert row["doc_b"] == row["doc_a"] and row["seg_b"] == row["seg_a"] + 1
+            split = row["seg_a"] == row["seg_b"] == 0  # the two parts of a one-segment document (shards.py)
+            assert row["doc_b"] == row["doc_a"] and (split or row["seg_b"] == row["seg_a"] + 1)
         else:
             assert row["doc_b"] != row["doc_a"]
         assert "empty" not in (row["doc_a"], row["doc_b"])

@@ -10,10 +10,21 @@ instance:
     doc_a, doc_b    string       corpus ids of A's and B's documents (for checks and tests)
     seg_a, seg_b    int32        segment indices inside those documents
 
+A contiguous pair cut out of a one-segment document (pairs.py) has seg_a == seg_b == 0: A is the
+first part of that segment, up to a sentence boundary, and B the rest, so A + B is the whole segment
+(before any truncation). Every other contiguous pair has seg_b == seg_a + 1, so pair_label 0 with
+seg_a == seg_b identifies the split pairs.
+
+Rows are assigned to shards deterministically: the pair with corpus-wide position `order` (pass,
+then document, then segment; pairs.py) goes to shard `order % num_shards`, so shard sizes differ by
+at most one and every shard samples the whole corpus; inside a shard the rows are shuffled by a
+permutation seeded with (seed, shard). Neither depends on the number of worker processes.
+
 `manifest.json` is written last, after every shard has been renamed into place, so its presence
-means the directory is complete. It records the counts per pair type, the seed, the sha256 of the
-source corpus, the tokenizer and its vocabulary hash (run_pretrain refuses a mismatched tokenizer),
-the settings and the shard files with their row counts.
+means the directory is complete. It records the realised pair mix (`pair_counts`,
+`pair_fractions`, `num_contiguous_split`), the seed and `dupe_factor`, the sha256 of the source
+corpus, the tokenizer and its vocabulary hash (run_pretrain refuses a mismatched tokenizer), the
+settings and the shard files with their row counts.
 """
 
 from __future__ import annotations
@@ -29,8 +40,7 @@ import pyarrow as pa
 
 from linkbert.errors import DataError
 from linkbert.jsonl import atomic_output, read_json
-from linkbert.pretrain.pairs import Pair
-from linkbert.pretrain.segments import Segments, truncate_pair
+from linkbert.pretrain.segments import SegmentStore, truncate_pair
 
 MANIFEST = "manifest.json"
 FORMAT = "linkbert-pretrain-pairs/1"
@@ -67,57 +77,56 @@ def shard_names(num_shards: int) -> list[str]:
     return [f"pairs-{i:05d}-of-{num_shards:05d}.arrow" for i in range(num_shards)]
 
 
-def split_evenly(items: Sequence, parts: int) -> list[Sequence]:
-    """`parts` consecutive slices whose sizes differ by at most one."""
-    size, extra = divmod(len(items), parts)
-    slices, start = [], 0
-    for part in range(parts):
-        stop = start + size + (part < extra)
-        slices.append(items[start:stop])
-        start = stop
-    return slices
+def shard_order(pairs: np.ndarray, seed: int, shard: int) -> np.ndarray:
+    """The rows of one shard in their written order: sorted by corpus position, then shuffled."""
+    pairs = np.sort(pairs, order="order")
+    return pairs[np.random.default_rng([seed, shard]).permutation(len(pairs))]
 
 
 def encode_batch(
-    pairs: Sequence[Pair], segments: Segments, ids: Sequence[str], special: tuple[int, int], max_seq_length: int
+    pairs: np.ndarray, store: SegmentStore, ids: pa.ChunkedArray, special: tuple[int, int], max_seq_length: int
 ) -> tuple[pa.RecordBatch, int]:
-    """Rows for `pairs` and how many of them had to be truncated to fit max_seq_length."""
+    """Rows for `pairs` (pairs.PAIR_DTYPE) and how many of them had to be truncated."""
     cls_id, sep_id = special
     rows, types, truncated = [], [], 0
     for pair in pairs:
-        a, b, cut = truncate_pair(
-            segments.segment(pair.doc_a, pair.seg_a), segments.segment(pair.doc_b, pair.seg_b), max_seq_length - 3
-        )
+        a = store.segment(int(pair["doc_a"]), int(pair["seg_a"]))
+        if pair["split"] >= 0:
+            a, b = a[: pair["split"]], a[pair["split"] :]
+        else:
+            b = store.segment(int(pair["doc_b"]), int(pair["seg_b"]))
+        a, b, cut = truncate_pair(a, b, max_seq_length - 3)
         truncated += cut
         rows.append(np.concatenate([[cls_id], a, [sep_id], b, [sep_id]]).astype(np.int32))
         types.append(np.concatenate([np.zeros(len(a) + 2, np.int8), np.ones(len(b) + 1, np.int8)]))
-    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows], dtype=np.int64)]).astype(np.int32)
     columns = [
         pa.ListArray.from_arrays(offsets, np.concatenate(rows) if rows else np.zeros(0, np.int32)),
         pa.ListArray.from_arrays(offsets, np.concatenate(types) if types else np.zeros(0, np.int8)),
-        pa.array([p.label for p in pairs], pa.int8()),
-        pa.array([ids[p.doc_a] for p in pairs], pa.string()),
-        pa.array([ids[p.doc_b] for p in pairs], pa.string()),
-        pa.array([p.seg_a for p in pairs], pa.int32()),
-        pa.array([p.seg_b for p in pairs], pa.int32()),
+        pa.array(pairs["label"], pa.int8()),
+        ids.take(pa.array(pairs["doc_a"])).combine_chunks() if len(pairs) else pa.array([], pa.string()),
+        ids.take(pa.array(pairs["doc_b"])).combine_chunks() if len(pairs) else pa.array([], pa.string()),
+        pa.array(pairs["seg_a"], pa.int32()),
+        pa.array(pairs["seg_b"], pa.int32()),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=SCHEMA), truncated
 
 
 def write_shard(
     path: Path,
-    pairs: Sequence[Pair],
-    segments: Segments,
-    ids: Sequence[str],
+    pairs: np.ndarray,
+    store: SegmentStore,
+    ids: pa.ChunkedArray,
     special: tuple[int, int],
     max_seq_length: int,
 ) -> int:
-    """Write one shard through a temporary name; return the number of truncated pairs."""
+    """Write one shard through a temporary name, ROWS_PER_BATCH rows at a time; return the number of
+    truncated pairs."""
     truncated = 0
     with atomic_output(path, "wb") as handle:
         with pa.ipc.new_file(handle, SCHEMA) as writer:
             for start in range(0, len(pairs), ROWS_PER_BATCH):
-                batch, cut = encode_batch(pairs[start : start + ROWS_PER_BATCH], segments, ids, special, max_seq_length)
+                batch, cut = encode_batch(pairs[start : start + ROWS_PER_BATCH], store, ids, special, max_seq_length)
                 writer.write_batch(batch)
                 truncated += cut
     return truncated
