@@ -150,6 +150,7 @@ def pretrain(variant: str, seed: int, docs_path: Path, init: Path, out: Path, ar
         logging_steps=max(1, args.pretrain_steps // 10),
         save_steps=args.pretrain_steps,
         seed=seed,
+        mlm_probability=args.mlm_probability,
         overwrite_output_dir=True,
     )
     if train_main(train) != 0:
@@ -301,21 +302,22 @@ def parse_args(argv):
     )
     parser.add_argument("--output_dir", default="runs/bench/pretrain_multihop")
     parser.add_argument("--smoke", action="store_true", help="A tiny world and few steps: checks that it runs")
-    parser.add_argument("--countries", type=int, default=8)
-    parser.add_argument("--cities", type=int, default=96)
-    parser.add_argument("--people", type=int, default=960)
-    parser.add_argument("--test_fraction", type=float, default=1 / 3, help="Share of each country's cities held out")
-    parser.add_argument("--hidden_size", type=int, default=128)
+    parser.add_argument("--countries", type=int, default=6)
+    parser.add_argument("--cities", type=int, default=24)
+    parser.add_argument("--people", type=int, default=144)
+    parser.add_argument("--test_fraction", type=float, default=0.5, help="Share of each country's cities held out")
+    parser.add_argument("--hidden_size", type=int, default=64)
     parser.add_argument("--num_layers", type=int, default=4)
     parser.add_argument("--num_heads", type=int, default=4)
     parser.add_argument("--max_seq_length", type=int, default=32)
-    parser.add_argument("--dupe_factor", type=int, default=10, help="build_pairs passes over the anchors")
-    parser.add_argument("--pretrain_steps", type=int, default=1500)
-    parser.add_argument("--pretrain_lr", type=float, default=1e-3)
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--finetune_epochs", type=int, default=5)
-    parser.add_argument("--finetune_batch_size", type=int, default=32)
-    parser.add_argument("--finetune_lr", type=float, default=1e-4)
+    parser.add_argument("--dupe_factor", type=int, default=20, help="build_pairs passes over the anchors")
+    parser.add_argument("--pretrain_steps", type=int, default=3000)
+    parser.add_argument("--pretrain_lr", type=float, default=3e-3)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--mlm_probability", type=float, default=0.15)
+    parser.add_argument("--finetune_epochs", type=int, default=20)
+    parser.add_argument("--finetune_batch_size", type=int, default=16)
+    parser.add_argument("--finetune_lr", type=float, default=2e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Pretraining (and fine-tuning) seeds")
     parser.add_argument("--world_seed", type=int, default=0)
     parser.add_argument(
@@ -365,8 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.time()
     import torch
+    from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(args.threads)
+    hf_logging.set_verbosity_error()  # the MLM probes drop the DRP head and pooler: expected, not news
     out = Path(args.output_dir)
     rng = random.Random(args.world_seed)
     world = make_world(rng, args.countries, args.cities, args.people)
@@ -384,19 +388,26 @@ def main(argv: list[str] | None = None) -> int:
             info["seed"] = seed
             runs[variant].append(info)
             print(f"{variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items() if isinstance(v, float)))
+            # rewritten after every model, so an interrupted run still leaves its finished seeds
+            report = write_report(out, argv, args, docs, runs, started)
+    print_summary(report)
+    return 0
+
+
+def write_report(out: Path, argv: list[str], args, docs: list[dict], runs: dict, started: float) -> dict:
+    finished = {variant: runs[variant] for variant in VARIANTS if runs[variant]}
     report = {
         "command": ["python", "bench/pretrain_multihop.py", *argv],
         "settings": vars(args),
         "documents": len(docs),
         "chance": {"country": 1 / args.countries, "city": 1 / args.cities},
         "runs": runs,
-        "summary": {variant: summarise(runs[variant]) for variant in VARIANTS},
+        "summary": {variant: summarise(finished[variant]) for variant in finished},
+        "seconds": time.time() - started,
     }
-    report["seconds"] = time.time() - started
     with atomic_output(out / "results.json") as handle:
         json.dump(report, handle, indent=2)
-    print_summary(report)
-    return 0
+    return report
 
 
 def print_summary(report: dict) -> None:
