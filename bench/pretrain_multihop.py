@@ -96,7 +96,10 @@ def corpus_docs(world: dict, rng: random.Random) -> list[dict]:
         for person, city in world["city_of"].items()
     ]
     docs += [
-        {"id": f"city:{city}", "text": f"{city} is a city in {country}. {city} is known for its {rng.choice(FEATURES)}."}
+        {
+            "id": f"city:{city}",
+            "text": f"{city} is a city in {country}. {city} is known for its {rng.choice(FEATURES)}.",
+        }
         | {"links": []}
         for city, country in world["country_of"].items()
     ]
@@ -387,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
             info.update(finetune_two_hop(info["checkpoint"], world, train_cities, test_cities, seed, args))
             info["seed"] = seed
             runs[variant].append(info)
-            print(f"{variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items() if isinstance(v, float)))
+            print(
+                f"{variant} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in info.items() if isinstance(v, float))
+            )
             # rewritten after every model, so an interrupted run still leaves its finished seeds
             report = write_report(out, argv, args, docs, runs, started)
     print_summary(report)
@@ -412,8 +417,10 @@ def write_report(out: Path, argv: list[str], args, docs: list[dict], runs: dict,
 
 def print_summary(report: dict) -> None:
     bert, link = report["summary"]["bert"], report["summary"]["linkbert"]
-    print(f"mean +- std over seeds {report['settings']['seeds']} (chance: country {report['chance']['country']:.3f}, "
-          f"city {report['chance']['city']:.3f}):")
+    print(
+        f"mean +- std over seeds {report['settings']['seeds']} (chance: country {report['chance']['country']:.3f}, "
+        f"city {report['chance']['city']:.3f}):"
+    )
     for key in bert:
         print(
             f"  {key:26s} bert {bert[key]['mean']:.3f} +- {bert[key]['std']:.3f}   "
