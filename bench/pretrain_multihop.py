@@ -99,8 +99,8 @@ def corpus_docs(world: dict, rng: random.Random) -> list[dict]:
         {
             "id": f"city:{city}",
             "text": f"{city} is a city in {country}. {city} is known for its {rng.choice(FEATURES)}.",
+            "links": [],
         }
-        | {"links": []}
         for city, country in world["country_of"].items()
     ]
     return docs
