@@ -20,8 +20,8 @@ Probes, all on the pretraining world (candidates: the country / city wordpieces;
 1. hop 1, zero-shot: "P was born in [MASK] ." among the cities (the fact as the corpus states it);
 2. hop 2, zero-shot: "C is a city in [MASK] ." among the countries;
 3. two-hop, fine-tuned, closed book (the main measure): the MLM head is fine-tuned to answer
-   "P was born in a city in [MASK] ." among the countries for the people of two thirds of the
-   cities, then tested on the people of the held-out cities (stratified by country). Held-out
+   "P was born in a city in [MASK] ." among the countries for the people of half of each country's
+   cities (--test_fraction), then tested on the people of the held-out cities. Held-out
    cities matter: with them in the fine-tuning set the head could learn C -> Y there and need only
    hop 1 from pretraining. The input never names C, so the answer must come from the weights: by
    composing the two memorised hops, or from the P-Y co-occurrence that only linked pairs provide;
