@@ -1,10 +1,12 @@
 """End-to-end fine-tuning throughput of our real entry path under the original settings and ours.
 
 Runs `linkbert.finetune.run.run` (the code behind run_seqcls.py / run_qa.py) for a fixed number of steps on
-a randomly initialised BERT and a synthetic dataset whose lengths follow a clipped normal
-distribution, once per setting. The `squad-base` shape is the MRQA SQuAD recipe through the QA task
-(batch 12, windows of 384, evaluation with n-best decoding; QA pads to max_seq_length by default, as
-the original); the others go through sequence classification:
+a randomly initialised BERT and a synthetic dataset whose lengths are drawn from a recipe job's real
+length histogram (`--job`, bench/lengths.py; by default the shape's job in DEFAULT_JOBS, whose
+max_seq_length and batch the run takes too; the tiny CPU shapes and the full-window QA shapes keep
+synthetic lengths), once per setting. The `squad-base` shape is the MRQA SQuAD recipe through the QA
+task (batch 12, windows of 384, evaluation with n-best decoding; QA pads to max_seq_length by
+default, as the original); the others go through sequence classification:
 
   original         fp16 (fp32 on CPU), eager attention, every input padded to max_seq_length, unfused AdamW
   defaults         bf16 where supported, SDPA, dynamic padding, fused AdamW (cuDNN attention off on CUDA)
@@ -62,7 +64,7 @@ from linkbert.cli import flags
 SHAPES = {
     "tiny": (2, 64, 2, 128, 128, 16, 80, 30, 16),
     "base-qa": (12, 768, 12, 3072, 384, 32, 384, 0, 384),  # MRQA SQuAD recipe shape: windows are full
-    "base-cls": (12, 768, 12, 3072, 512, 16, 300, 110, 32),  # BLURB pair task: lengths ~ N(300, 110)
+    "base-cls": (12, 768, 12, 3072, 512, 16, 300, 110, 32),  # by default ChemProt's recipe and lengths
     "large-cls": (24, 1024, 16, 4096, 512, 16, 300, 110, 32),
     "large-qa": (24, 1024, 16, 4096, 512, 16, 512, 0, 512),
     # the MRQA SQuAD recipe itself through run_qa: batch 12, windows of 384, question + context
@@ -71,6 +73,10 @@ SHAPES = {
     "tiny-qa": (2, 64, 2, 128, 128, 16, 80, 30, 24),
 }
 QA_SHAPES = {"squad-base", "tiny-qa"}  # the others run run_seqcls on single sentences
+# the recipe job whose real length histogram (bench/lengths.py), max_seq_length and batch a shape
+# uses unless --job names another; the other shapes keep their synthetic lengths (the tiny CPU
+# smoke shapes, and base-qa / large-qa: full windows, to compare with the perf anchors)
+DEFAULT_JOBS = {"base-cls": "chemprot_hf", "large-cls": "chemprot_hf", "squad-base": "squad_hf"}
 QUESTION_WORDS = 10
 SETTINGS = ("original", "defaults", "compile", "padfree", "padfree-compile")
 SAME_RESULTS_SETTINGS = ("original", "defaults", "padfree")
@@ -413,7 +419,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--job",
         help="draw lengths, max_seq_length and batch from this recipe job's real length histogram (bench/lengths.py, "
-        "e.g. chemprot_hf, squad_hf); the shape gives the model",
+        "e.g. chemprot_hf, squad_hf); the shape gives the model. Default: the shape's job (DEFAULT_JOBS), else "
+        "the shape's synthetic lengths",
     )
     parser.add_argument("--learnable_steps", type=int, default=60, help="steps of the same-results check (0 to skip)")
     parser.add_argument("--output", help="write the JSON results here (rewritten after every setting)")
@@ -423,6 +430,7 @@ def main(argv=None) -> int:
     info = device_info()
     _, _, _, _, max_len, batch, mean, std, low = SHAPES[args.shape]
     recipe = None
+    args.job = args.job or DEFAULT_JOBS.get(args.shape)
     if args.job:
         recipe_job = job_histogram(args.job)
         max_len, batch = recipe = (recipe_job["max_seq_length"], recipe_job["batch"])
