@@ -147,7 +147,7 @@ def cost_setting(setting: str, family: str) -> Setting:
     return Setting("dynamic") if setting == "dynamic" else Setting("packed", attention="repad")
 
 
-def run_once(name: str, setting: str, model: Path, paths: dict, out: Path) -> dict:
+def run_once(name: str, setting: str, model: Path, paths: dict, out: Path, eval_batch: int = 8) -> dict:
     """One run; its phases' runtimes and the real lengths of each batch it built (train batches first)."""
     from linkbert.finetune.run import run
 
@@ -165,7 +165,7 @@ def run_once(name: str, setting: str, model: Path, paths: dict, out: Path) -> di
             output_dir=out,
             max_seq_length=stats["max_seq_length"],
             per_device_train_batch_size=batch,
-            per_device_eval_batch_size=batch,
+            per_device_eval_batch_size=eval_batch,
             num_train_epochs=1,
             learning_rate="2e-5",
             save_strategy="no",
@@ -237,7 +237,7 @@ def check(args, tmp: Path) -> dict:
         for name in args.jobs:
             for setting in args.settings:  # interleaved, so slow drifts of the machine hit every setting
                 started = time.time()
-                row = run_once(name, setting, model, data[name][0], tmp / "out")
+                row = run_once(name, setting, model, data[name][0], tmp / "out", args.eval_batch)
                 print(
                     f"[{repeat}] {name} {setting}: train {row['train_seconds']:.2f}s eval {row['eval_seconds']:.2f}s "
                     f"predict {row['predict_seconds']:.2f}s (wall {time.time() - started:.0f}s)",
@@ -301,6 +301,9 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, from {', '.join(SETTINGS)}")
     parser.add_argument("--train", type=int, default=64, help="training rows per job (MC: 4 rows per question)")
     parser.add_argument("--eval", type=int, default=64, help="rows of the dev split and of the test split")
+    parser.add_argument(
+        "--eval_batch", type=int, default=8, help="evaluation batch (the recipes leave the Trainer's default, 8)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (set OMP_NUM_THREADS too)")
     parser.add_argument("--output", help="write the results as JSON here")

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from linkbert.cli import OneLineErrors, flags_from_mapping
@@ -74,13 +74,17 @@ class ModelArguments:
             "default: transformers' choice (sdpa)"
         },
     )
-    padding_free: bool = field(
-        default=False,
+    padding_free: bool | None = field(
+        default=None,
         metadata={
             "help": "Run the encoder on real tokens only (variable-length attention), skipping all work on padding; "
-            "same results (BERT models)"
+            "same results (BERT models). Default: on for sequence classification, NER and multiple choice, off for "
+            "QA (its loss sees the padding) and under --pad_to_max_length or --attn_implementation eager; "
+            "--padding_free false (or --no_padding_free) runs the original padded encoder"
         },
     )
+    # set by parse_args: padding_free was chosen by padding_free_default, not on the command line
+    padding_free_by_default: bool = field(default=False, init=False)
     padding_free_attention: str = field(
         default="auto",
         metadata={
@@ -282,6 +286,7 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     if len(argv) == 1 and argv[0].endswith(".json"):
         argv = flags_from_mapping(read_json(argv[0]))
     argv = translate_legacy_flags(argv)
+    argv = spell_out_padding_free(argv)
     if _distributed_without_gpu() and "--use_cpu" not in argv:
         # transformers only sets up DDP on CPU (gloo) when told to use the CPU
         argv.append("--use_cpu")
@@ -290,6 +295,9 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
     except ValueError as err:  # HF raises ValueError for unknown or inconsistent flags
         raise UsageError(str(err)) from None
     _check_data_args(data_args)
+    if model_args.padding_free is None:
+        model_args.padding_free = padding_free_default(data_args_class, data_args, model_args)
+        model_args.padding_free_by_default = True
     if model_args.padding_free_bucket is not None and (
         not model_args.padding_free or model_args.padding_free_bucket < 1
     ):
@@ -311,6 +319,36 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
             f"{model_args.attn_implementation}"
         )
     return model_args, data_args, training_args
+
+
+def spell_out_padding_free(argv: list[str]) -> list[str]:
+    """`--padding_free` alone -> `--padding_free true`, `--no_padding_free` -> `--padding_free false`.
+    HfArgumentParser accepts a bare boolean flag, and adds its --no_ form, only for booleans that
+    default to a value; padding_free defaults to None, meaning "the task decides" (padding_free_default)."""
+    out: list[str] = []
+    for index, flag in enumerate(argv):
+        following = argv[index + 1].lower() if index + 1 < len(argv) else None
+        if flag == "--no_padding_free":
+            out += ["--padding_free", "false"]
+        elif flag == "--padding_free" and following not in _BOOL_WORDS:
+            out += ["--padding_free", "true"]
+        else:
+            out.append(flag)
+    return out
+
+
+def padding_free_default(data_args_class: type[DataArguments], data_args: DataArguments, model_args) -> bool:
+    """Whether a run that does not set --padding_free runs padding-free: yes for the tasks whose
+    inputs are padded per batch by default (sequence classification, NER, multiple choice: their
+    losses and predictions never see padding, so packing gives the same results up to float noise,
+    and bench/cost_model.py and bench/cpu_check.py measure it fastest); no for a task that pads to
+    max_seq_length by default (extractive QA, whose loss is a softmax over the padded window), and
+    no when the command asks for the original's computation (--pad_to_max_length, --attn_implementation
+    eager)."""
+    task_pads_to_max = next(f.default for f in fields(data_args_class) if f.name == "pad_to_max_length")
+    if task_pads_to_max or data_args.pad_to_max_length:
+        return False
+    return model_args.attn_implementation in (None, "sdpa")
 
 
 def _distributed_without_gpu() -> bool:

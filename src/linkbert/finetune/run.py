@@ -127,6 +127,11 @@ def _run(task_class: type[Task], argv: list[str]) -> None:
         task.check_with_tokenizer(name, path, tokenizer)
     config = load_config(model_args, **task.config_overrides())
     check_tokenizer_fits(tokenizer, config, model_args.tokenizer_name or model_args.model_name_or_path)
+    if model_args.padding_free_by_default:
+        # a default, not a request: packing is implemented for BERT encoders, others keep the padded forward
+        model_args.padding_free = model_args.padding_free and config.model_type == "bert" and not config.is_decoder
+        if model_args.padding_free:
+            logger.info("padding-free encoder: on by default (--no_padding_free runs the original padded encoder)")
     # tokenized before the model is loaded: worker processes fork a smaller parent
     splits = build_splits(task, paths, tokenizer, data_args, training_args)
     log_settings(training_args, model_args, splits)
