@@ -19,7 +19,6 @@ windows of max_seq_length, which a single truncated length only approximates.
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,6 @@ class LengthStatsError(ValueError):
     """The length statistics file is missing or malformed (the message names file and field)."""
 
 
-@cache
 def load_stats(path: Path = STATS_PATH) -> dict[str, dict]:
     """The `datasets` mapping of the statistics file, checked field by field."""
     if not path.is_file():

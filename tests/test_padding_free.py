@@ -348,7 +348,7 @@ def no_dropout_model(tmp_path_factory):
 def both_runs(run, tmp_path, padding_free_flags=("--padding_free",)):
     """`run(output_dir, extra_flags)` once padded and once padding-free; the two output dirs."""
     outputs = {}
-    for name, extra in (("padded", []), ("padding_free", list(padding_free_flags))):
+    for name, extra in (("padded", ["--no_padding_free"]), ("padding_free", list(padding_free_flags))):
         outputs[name] = tmp_path / name
         assert run(outputs[name], extra) == 0
     return outputs["padded"], outputs["padding_free"]

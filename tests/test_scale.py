@@ -155,7 +155,7 @@ def test_wandb_offline_reporting_needs_no_account(tiny_model, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [[], ["--padding_free"]], ids=["padded", "padding_free"])
+@pytest.mark.parametrize("extra", [["--no_padding_free"], []], ids=["padded", "padding_free"])
 def test_sharded_ddp_flag_is_translated_to_fsdp_and_a_two_process_run_trains(tiny_model, tmp_path, extra):
     """The original's --sharded_ddp zero_dp_3 (fairscale) is translated to the Trainer's --fsdp flags
     (the run announces the translation), and a two-process torchrun run with them, with the
