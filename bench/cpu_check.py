@@ -278,20 +278,37 @@ def summarize_job(name: str, runs: dict[str, list[dict]], sizes: dict[str, int])
     return out
 
 
+TABLE_HEADER = (
+    "job",
+    "setting",
+    "train s",
+    "eval+predict s",
+    "measured",
+    "predicted",
+    "train measured",
+    "train predicted",
+)
+
+
 def table(results: dict) -> str:
-    lines = [
-        "| job | setting | train s | eval+predict s | measured vs original | predicted | train measured | train predicted |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    """Median seconds per phase and, relative to the original setting, measured and predicted cost
+    (whole run, then training alone)."""
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|---|---|" + "---:|" * (len(TABLE_HEADER) - 2)]
     for name, result in results.items():
         for setting, row in result["settings"].items():
             seconds = row["seconds"]
-            lines.append(
-                f"| {name.removesuffix('_hf')} | {setting} | {seconds['train']:.1f} | "
-                f"{seconds['eval'] + seconds['predict']:.1f} | {row.get('measured_vs_original', math.nan):.2f} | "
-                f"{row.get('predicted_vs_original', math.nan):.2f} | {row.get('measured_train_vs_original', math.nan):.2f} | "
-                f"{row.get('predicted_train_vs_original', math.nan):.2f} |"
+            ratios = (
+                row.get(key, math.nan)
+                for key in (
+                    "measured_vs_original",
+                    "predicted_vs_original",
+                    "measured_train_vs_original",
+                    "predicted_train_vs_original",
+                )
             )
+            cells = [name.removesuffix("_hf"), setting, f"{seconds['train']:.1f}"]
+            cells += [f"{seconds['eval'] + seconds['predict']:.1f}", *(f"{ratio:.2f}" for ratio in ratios)]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
