@@ -438,7 +438,7 @@ def test_padding_free_with_eager_attention_is_one_clear_error(tiny_model, tmp_pa
 @pytest.mark.parametrize(
     "flags,fragments",
     [
-        (["--padding_free_bucket", "64"], ["--padding_free_bucket 64", "needs --padding_free"]),
+        (["--no_padding_free", "--padding_free_bucket", "64"], ["--padding_free_bucket 64", "needs --padding_free"]),
         (
             ["--padding_free", "--padding_free_attention", "flash"],
             ["--padding_free_attention flash", "auto, varlen, repad"],
