@@ -9,9 +9,11 @@ task (batch 12, windows of 384, evaluation with n-best decoding; QA pads to max_
 default, as the original); the others go through sequence classification:
 
   original         fp16 (fp32 on CPU), eager attention, every input padded to max_seq_length, unfused AdamW
-  defaults         bf16 where supported, SDPA, dynamic padding, fused AdamW (cuDNN attention off on CUDA)
+  defaults         our defaults: bf16 where supported, SDPA, dynamic padding, fused AdamW (cuDNN attention
+                   off on CUDA), and the encoder padding-free for sequence classification (not for QA)
   compile          defaults + --torch_compile
-  padfree          defaults + --padding_free (the encoder runs on real tokens only, varlen attention)
+  dynamic          defaults + --no_padding_free (the padded encoder on dynamically padded batches)
+  padfree          defaults + --padding_free (padding-free for QA too)
   padfree-compile  defaults + --padding_free + --torch_compile
 
 Each setting runs in a process of its own (this script re-invoked with --one_setting), so nothing one
@@ -21,7 +23,7 @@ process's row. Timing covers training and one evaluation pass (tokenization excl
 before timing).
 Prints a table and writes JSON with real (non-pad), padded and encoder tokens/s, samples/s, MFU,
 peak memory and the ratio to `original`. A second part fine-tunes a learnable synthetic task under
-`original`, `defaults` and `padfree` with the same seed and prints each one's accuracy and
+`original`, `dynamic` and `defaults` with the same seed and prints each one's accuracy and
 eval_loss, to show the speed settings do not change results.
 
 Token counts are measured, not asked of the Trainer (its --include_num_input_tokens_seen would add a
@@ -78,8 +80,8 @@ QA_SHAPES = {"squad-base", "tiny-qa"}  # the others run run_seqcls on single sen
 # smoke shapes, and base-qa / large-qa: full windows, to compare with the perf anchors)
 DEFAULT_JOBS = {"base-cls": "chemprot_hf", "large-cls": "chemprot_hf", "squad-base": "squad_hf"}
 QUESTION_WORDS = 10
-SETTINGS = ("original", "defaults", "compile", "padfree", "padfree-compile")
-SAME_RESULTS_SETTINGS = ("original", "defaults", "padfree")
+SETTINGS = ("original", "defaults", "compile", "dynamic", "padfree", "padfree-compile")
+SAME_RESULTS_SETTINGS = ("original", "dynamic", "defaults")
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 WORDS = [f"w{i}" for i in range(500)]
 
@@ -157,6 +159,8 @@ def setting_flags(name: str, cuda: bool, bf16_ok: bool) -> list[str]:
     flags = (["--bf16"] if bf16_ok else []) + ["--attn_implementation", "sdpa", "--optim", "adamw_torch_fused"]
     if name in ("padfree", "padfree-compile"):
         flags.append("--padding_free")
+    if name == "dynamic":
+        flags.append("--no_padding_free")
     if name in ("compile", "padfree-compile"):
         flags.append("--torch_compile")
     return flags
@@ -175,8 +179,13 @@ def settings_list(text: str) -> list[str]:
     return names
 
 
-def is_padding_free(name: str) -> bool:
-    return "--padding_free" in setting_flags(name, cuda=False, bf16_ok=False)
+def is_padding_free(shape: str, argv: list[str]) -> bool:
+    """Whether a run packs its encoder input, as linkbert.finetune.args resolves it from the flags and
+    the task's default (padding-free by default for sequence classification, not for QA)."""
+    from linkbert.finetune.args import parse_args
+
+    model_args, _, _ = parse_args(recording_task(Path(os.devnull), shape).data_args_class, list(argv))
+    return bool(model_args.padding_free)
 
 
 class BatchRecorder:
@@ -294,7 +303,7 @@ def run_setting(
         "train_seconds": results["train_runtime"],
         "padded_tokens": padded,
         "real_tokens": real,
-        "encoder_tokens": real if is_padding_free(name) else padded,
+        "encoder_tokens": real if is_padding_free(shape, argv) else padded,
         "peak_memory_gb": (
             torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         )
@@ -502,7 +511,7 @@ def write_report(report: dict, output: str | None) -> None:
 
 
 def same_results_check(tmp: Path, shape: str, steps: int) -> dict:
-    """The same seed and data under `original`, `defaults` and `padfree`: accuracy and eval_loss on
+    """The same seed and data under `original`, `dynamic` and `defaults`: accuracy and eval_loss on
     a learnable task."""
     _, _, _, _, max_len, batch, mean, std, low = SHAPES[shape]
     rng = random.Random(2)
