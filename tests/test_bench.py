@@ -70,3 +70,10 @@ def test_the_gpu_run_stops_at_once_without_a_gpu(tmp_path):
     assert done.returncode == 2
     assert "no CUDA GPU visible" in done.stderr
     assert sorted((REPO / "bench" / "results").iterdir()) == before
+
+
+def test_the_readme_has_the_gpu_results_block_the_gpu_run_fills(tmp_path):
+    copy = tmp_path / "README.md"
+    copy.write_text((REPO / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    assert summarize.write_readme_block(copy, "| gpu | table |") == 0
+    assert "| gpu | table |" in copy.read_text(encoding="utf-8")
