@@ -29,7 +29,7 @@ Probes, all on the pretraining world (candidates: the country / city wordpieces;
    city in [MASK] . [SEP]", the last mask among the countries (BERT never saw such a pair except
    as a random one, so this one favours LinkBERT by construction; reported for completeness).
 
-    python bench/pretrain_multihop.py                                  # about 20 CPU-minutes, 1 thread
+    python bench/pretrain_multihop.py                                  # about 13 CPU-minutes, 1 thread
     python bench/pretrain_multihop.py --smoke --output_dir /tmp/mh     # under a minute: it runs, numbers mean nothing
 
 Writes OUTPUT_DIR/results.json: the command, settings, per seed and model the probe accuracies, the
