@@ -25,8 +25,8 @@ instead of reading them back from the device.
 Bucketing (`bucket`) exists for compiled graphs and CUDA graphs, which pay for every new shape:
 the run pads the inputs to a fixed [batch, max_seq_length] (free, since the layers only see the
 packed rows) and the packed row count is rounded up to a multiple of the bucket, so a whole epoch
-shows the compiler one input shape and at most batch x max_seq_length / bucket packed lengths
-(tests/test_compile_shapes.py counts them).
+shows the compiler one input shape (two when its last batch is smaller) and at most
+batch x max_seq_length / bucket packed lengths (tests/test_compile_shapes.py counts them).
 """
 
 from __future__ import annotations
