@@ -315,22 +315,26 @@ def run_setting(
     }
 
 
-def job_histogram(name: str) -> dict:
-    """A recipe job's length statistics (bench/lengths.py, next to this file)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import lengths as length_stats
+def length_stats():
+    """bench/lengths.py, next to this file, however this script was loaded."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import lengths
 
-    return length_stats.job(name)
+    return lengths
+
+
+def job_histogram(name: str) -> dict:
+    """A recipe job's length statistics: max_seq_length, batch, family, histogram."""
+    return length_stats().job(name)
 
 
 def job_lengths(name: str, count: int, qa: bool) -> list[int]:
     """`count` lengths from the job's histogram, truncated to its max_seq_length; a QA window needs
     room for the question and the 3 special tokens, so QA lengths start above those."""
-    job_histogram(name)  # puts bench/ on sys.path
-    import lengths as length_stats
-
     floor = QUESTION_WORDS + 5 if qa else 3
-    return [max(floor, int(n)) for n in length_stats.sample_lengths(name, count, seed=0)]
+    return [max(floor, int(n)) for n in length_stats().sample_lengths(name, count, seed=0)]
 
 
 def run_setting_in_process(

@@ -23,6 +23,7 @@ Each run is a process of its own (nothing compiled or switched leaks between set
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -46,6 +47,7 @@ DTYPES = {"bf16": ["--bf16"], "fp16": ["--fp16"], "fp32": []}
 TOLERANCE = {"bf16": 0.15, "fp16": 0.1, "fp32": 0.02}
 
 
+@functools.cache
 def demo_module():
     import importlib.util
 

@@ -305,14 +305,10 @@ def parse_args(data_args_class: type[DataArguments], argv: list[str]):
             f"--padding_free_bucket {model_args.padding_free_bucket}: needs --padding_free and a positive number of "
             "tokens"
         )
-    if model_args.padding_free:
-        # the kernel itself is chosen once the device is known; an impossible request fails here already
-        resolve_attention(model_args.padding_free_attention, "cpu", training_args.torch_compile)
-    elif model_args.padding_free_attention not in ATTENTION_KERNELS:
-        raise UsageError(
-            f"--padding_free_attention {model_args.padding_free_attention}: expected one of "
-            f"{', '.join(ATTENTION_KERNELS)}"
-        )
+    # the kernel itself is chosen once the device is known; an unknown or impossible request fails here
+    resolve_attention(
+        model_args.padding_free_attention, "cpu", compiled=training_args.torch_compile and model_args.padding_free
+    )
     if model_args.padding_free and model_args.attn_implementation not in (None, "sdpa"):
         raise UsageError(
             "--padding_free brings its own variable-length attention; drop --attn_implementation "
